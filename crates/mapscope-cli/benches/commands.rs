@@ -1,0 +1,119 @@
+//! End-to-end timings of the `mapscope` commands the performance goals name,
+//! run as a user runs them: wall time (best and median of several runs) and
+//! the child's peak RSS. `cargo bench -p mapscope-cli --bench commands`.
+//!
+//! - `info` on the largest Go executable at hand (a toolchain's `compile` when
+//!   installed, else a fixture binary) — target < 100 ms.
+//! - `show --json > /dev/null` on the 1M-entry `map[uint64]uint32` of the
+//!   corpus's bench runs, classic (go1.22) and Swiss (go1.26) — target
+//!   ≤ 0.5 s and ≤ 300 MB peak RSS.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 5;
+
+struct Sample {
+    wall: Duration,
+    max_rss_kib: i64,
+}
+
+/// Runs the command with stdout to /dev/null; wait4 gives its own rusage.
+fn run_once(args: &[&str]) -> Sample {
+    let start = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mapscope");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: plain syscall on our own child; rusage is a valid out-pointer.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    assert_eq!(r, pid, "wait4");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "mapscope {args:?} failed"
+    );
+    std::mem::forget(child);
+    Sample {
+        wall,
+        max_rss_kib: usage.ru_maxrss,
+    }
+}
+
+fn bench(label: &str, args: &[&str], items: Option<u64>) {
+    let _ = run_once(args); // warm the page cache
+    let mut samples: Vec<Sample> = (0..RUNS).map(|_| run_once(args)).collect();
+    samples.sort_by_key(|s| s.wall);
+    let best = &samples[0];
+    let median = &samples[RUNS / 2];
+    let rss = samples.iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
+    let rate = items.map_or(String::new(), |n| {
+        format!(", {:.2} M entries/s", n as f64 / median.wall.as_secs_f64() / 1e6)
+    });
+    println!(
+        "{label:<44} best {:>8.1} ms  median {:>8.1} ms  peak RSS {:>6.1} MB{rate}",
+        best.wall.as_secs_f64() * 1e3,
+        median.wall.as_secs_f64() * 1e3,
+        rss as f64 / 1024.0
+    );
+}
+
+fn largest_go_executable() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    let cache = Path::new(&home).join(".cache/mapscope/go");
+    std::fs::read_dir(cache)
+        .ok()?
+        .flatten()
+        .filter_map(|d| {
+            let p = d
+                .path()
+                .join("lib/python3.11/site-packages/go/pkg/tool/linux_amd64/compile");
+            let len = std::fs::metadata(&p).ok()?.len();
+            Some((len, p))
+        })
+        .max()
+        .map(|(_, p)| p)
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing to filter here.
+    let info_target =
+        largest_go_executable().unwrap_or_else(|| mapscope_fixtures::get("go1.27").unwrap().binary_path().unwrap());
+    let size = std::fs::metadata(&info_target).map(|m| m.len()).unwrap_or(0);
+    bench(
+        &format!(
+            "info ({:.0} MB {})",
+            size as f64 / 1e6,
+            info_target.file_name().unwrap().to_string_lossy()
+        ),
+        &["info", info_target.to_str().unwrap()],
+        None,
+    );
+    bench(
+        "info --json (same)",
+        &["info", "--json", info_target.to_str().unwrap()],
+        None,
+    );
+
+    for variant in ["go1.22", "go1.26"] {
+        let fx = mapscope_fixtures::get(variant).unwrap();
+        let Ok(run) = fx.run("bench") else {
+            println!("{variant}: no bench run in the corpus");
+            continue;
+        };
+        let exe = fx.binary_path().unwrap();
+        let core = run.core_path("kernel").unwrap().unwrap();
+        let truth = run.truth().unwrap();
+        let n = truth.map("main.Bench").map_or(0, |m| m.len as u64);
+        let (exe, core) = (exe.to_str().unwrap(), core.to_str().unwrap());
+        let label = format!("show --json main.Bench ({variant} {}, {n})", truth.variant);
+        bench(&label, &["show", "--json", exe, core, "main.Bench"], Some(n));
+        bench(&format!("maps ({variant})"), &["maps", exe, core], None);
+    }
+}

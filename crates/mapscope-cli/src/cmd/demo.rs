@@ -1,0 +1,240 @@
+//! `mapscope demo`: the main job on a fixture bundled in the repository. It
+//! follows a func-valued map from the global variable to the functions its
+//! values run, level by level, with the real addresses of a real core dump:
+//! variable → map header → bucket/group → slot → key, and elem → funcval →
+//! code address → function, file:line.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+use mapscope::binary::{GoBinary, GoType};
+use mapscope::layout::RuntimeLayout;
+use mapscope::maps::classic::tophash_state;
+use mapscope::maps::swiss::ctrl_state;
+use mapscope::maps::{MapHandle, MapShape, Place};
+use mapscope::memory::{CoreFile, Memory, MemoryExt};
+use serde::Serialize;
+
+use crate::{output, Common};
+
+/// A Swiss fixture by default: what current Go releases run.
+pub const DEFAULT_FIXTURE: &str = "go1.26";
+const MAP: &str = "main.Handlers";
+
+#[derive(Serialize)]
+struct DemoSlot {
+    container: String,
+    place: String,
+    slot: u8,
+    tag: String,
+    tag_state: &'static str,
+    key_address: String,
+    key: String,
+    elem_address: String,
+    funcval: String,
+    code: String,
+    function: Option<String>,
+    file: Option<String>,
+    line: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct DemoJson {
+    fixture: String,
+    go_version: Option<String>,
+    variant: Option<&'static str>,
+    map: &'static str,
+    map_type: String,
+    variable: String,
+    header: String,
+    len: u64,
+    slots: Vec<DemoSlot>,
+}
+
+fn hex(v: u64) -> String {
+    format!("{v:#x}")
+}
+
+fn map_type(bin: &GoBinary, var_ty: Option<GoType>, name: &str) -> anyhow::Result<GoType> {
+    if let Some(t) = var_ty.filter(|t| t.map_descriptor().is_some()) {
+        return Ok(t);
+    }
+    bin.runtime_type_by_name(name)?
+        .ok_or_else(|| anyhow!("no runtime type descriptor for {name}"))
+}
+
+pub fn run(fixture: Option<&str>, common: &Common) -> anyhow::Result<()> {
+    let name = fixture.unwrap_or(DEFAULT_FIXTURE);
+    let fx = mapscope_fixtures::get(name)?;
+    let exe = fx.binary_path()?;
+    let core = fx.core_path()?;
+    let bin = super::open_binary(&exe, common)?;
+    let mem: Arc<dyn Memory> =
+        Arc::new(CoreFile::open_with_executable(&core, &exe).with_context(|| core.display().to_string())?);
+
+    let var = bin
+        .global(MAP)?
+        .ok_or_else(|| anyhow!("{MAP} is not among the binary's DWARF globals"))?
+        .clone();
+    let var_ty = var.ty.as_ref().and_then(|r| bin.type_by_id(r.id).ok());
+    let type_name = var.ty.as_ref().map(|r| r.name.clone()).unwrap_or_default();
+    let mt = map_type(&bin, var_ty, &type_name)?;
+    let desc = mt
+        .map_descriptor()
+        .ok_or_else(|| anyhow!("{type_name} has no map descriptor"))?;
+    let size_of = |r: Option<&mapscope::binary::TypeRef>| -> anyhow::Result<u64> {
+        let r = r.ok_or_else(|| anyhow!("{type_name}: key or elem type unknown"))?;
+        Ok(bin.type_by_id(r.id)?.size)
+    };
+    let shape = MapShape::from_descriptor(desc, size_of(mt.map_key())?, size_of(mt.elem())?)
+        .ok_or_else(|| anyhow!("{type_name}: incomplete map descriptor"))?;
+    let layout = RuntimeLayout::for_binary(&bin).ok_or_else(|| anyhow!("cannot tell the map runtime"))?;
+    let variant = bin
+        .map_variant()
+        .variant
+        .ok_or_else(|| anyhow!("cannot tell the map variant"))?;
+    let header = mem
+        .read_ptr(var.addr)
+        .with_context(|| format!("reading {MAP} at {:#x}", var.addr))?;
+    let map = MapHandle::open(mem.clone(), &layout, variant, header, shape)?;
+
+    let mut slots = Vec::new();
+    for e in map.entries() {
+        let e = e?;
+        let (kptr, klen) = (mem.read_ptr(e.key)?, mem.read_u64(e.key + 8)?);
+        let key = String::from_utf8_lossy(&mem.read_vec_capped(kptr, klen, 4096)?).into_owned();
+        let funcval = mem.read_ptr(e.elem)?;
+        let code = if funcval == 0 { 0 } else { mem.read_ptr(funcval)? };
+        let src = (code != 0).then(|| bin.line_for_pc(code)).flatten();
+        let place = match e.place {
+            Place::Bucket { old, index, depth } => format!(
+                "{}bucket {index}{}",
+                if old { "old " } else { "" },
+                if depth > 0 {
+                    format!(" overflow {depth}")
+                } else {
+                    String::new()
+                }
+            ),
+            Place::Group { table: None, .. } => "small map's group".into(),
+            Place::Group { table: Some(t), index } => format!("table {t} group {index}"),
+        };
+        let tag_state = match map {
+            MapHandle::Classic(_) => tophash_state(e.tag),
+            MapHandle::Swiss(_) => ctrl_state(e.tag),
+        };
+        slots.push(DemoSlot {
+            container: hex(e.container),
+            place,
+            slot: e.slot,
+            tag: format!("{:#04x}", e.tag),
+            tag_state,
+            key_address: hex(e.key),
+            key,
+            elem_address: hex(e.elem),
+            funcval: hex(funcval),
+            code: hex(code),
+            function: src.as_ref().map(|s| s.function.clone()),
+            file: src.as_ref().and_then(|s| s.file.clone()),
+            line: src.as_ref().and_then(|s| s.line),
+        });
+    }
+    slots.sort_by(|a, b| a.key.cmp(&b.key));
+    let demo = DemoJson {
+        fixture: name.to_string(),
+        go_version: bin.go_version().map(|v| v.raw.clone()),
+        variant: Some(variant.as_str()),
+        map: MAP,
+        map_type: type_name,
+        variable: hex(var.addr),
+        header: hex(header),
+        len: map.header_len(),
+        slots,
+    };
+    if common.json {
+        return output::json(&demo);
+    }
+    print_text(&demo, &map, &exe, &core)
+}
+
+fn print_text(d: &DemoJson, map: &MapHandle, exe: &std::path::Path, core: &std::path::Path) -> anyhow::Result<()> {
+    let mut out = output::stdout();
+    writeln!(
+        out,
+        "mapscope demo: fixture {} ({}, {} maps)",
+        d.fixture,
+        d.go_version.as_deref().unwrap_or("?"),
+        d.variant.unwrap_or("?")
+    )?;
+    writeln!(out, "  executable  {}", exe.display())?;
+    writeln!(out, "  core dump   {}", core.display())?;
+    writeln!(out)?;
+    writeln!(out, "{} {}", d.map, d.map_type)?;
+    writeln!(out, "  level 0  variable      {}  holds the map pointer", d.variable)?;
+    match map {
+        MapHandle::Classic(m) => {
+            let h = &m.header;
+            writeln!(
+                out,
+                "  level 1  runtime.hmap  {}  count={} B={} ({} buckets) hash0={:#010x} buckets={:#x} oldbuckets={:#x}",
+                d.header,
+                h.count,
+                h.b,
+                h.bucket_count(),
+                h.hash0,
+                h.buckets,
+                h.oldbuckets
+            )?;
+        }
+        MapHandle::Swiss(m) => {
+            let h = &m.header;
+            let dir = if h.is_small() {
+                "small map: dirPtr is its only group".to_string()
+            } else {
+                format!("{} directory slots, {} tables", h.dir_len, m.tables.len())
+            };
+            writeln!(
+                out,
+                "  level 1  maps.Map      {}  used={} seed={:#x} dirPtr={:#x} dirLen={} ({dir})",
+                d.header, h.used, h.seed, h.dir_ptr, h.dir_len
+            )?;
+        }
+    }
+    let shape = map.shape();
+    writeln!(
+        out,
+        "  bucket/group size {} bytes; key i at +{} + i*…, elem i at +{}",
+        shape.container_size(),
+        shape.key_offset(0),
+        shape.elem_offset(0)
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  {:<10} {:<20} {:<4} {:<13} {:<16} {:<14} {:<14} {:<10} function",
+        "key", "bucket/group", "slot", "tag", "key at", "elem at", "funcval", "code"
+    )?;
+    for s in &d.slots {
+        let func = match (&s.function, &s.file, s.line) {
+            (Some(f), Some(file), Some(line)) => format!("{f}  {file}:{line}"),
+            (Some(f), _, _) => f.clone(),
+            _ => "(nil func)".into(),
+        };
+        writeln!(
+            out,
+            "  {:<10} {:<20} {:<4} {:<13} {:<16} {:<14} {:<14} {:<10} {func}",
+            format!("{:?}", s.key),
+            s.container,
+            s.slot,
+            format!("{} {}", s.tag, s.tag_state),
+            s.key_address,
+            s.elem_address,
+            s.funcval,
+            s.code
+        )?;
+    }
+    writeln!(out, "\n{} entries (the header says {})", d.slots.len(), d.len)?;
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,21 @@
+pub mod demo;
+pub mod disasm;
+pub mod info;
+pub mod layout;
+pub mod maps;
+pub mod show;
+pub mod target;
+
+use std::path::Path;
+
+use anyhow::Context;
+use mapscope::binary::{GoBinary, OpenOptions};
+
+use crate::Common;
+
+pub fn open_binary(exe: &Path, common: &Common) -> anyhow::Result<GoBinary> {
+    let opts = OpenOptions {
+        go_version: common.go_version.clone(),
+    };
+    GoBinary::open_with(exe, &opts).with_context(|| format!("{}", exe.display()))
+}

@@ -1,0 +1,386 @@
+//! `mapscope show EXE CORE|--pid P MAP`: the header, every entry typed and
+//! rendered as fmt.Sprint renders it, statistics, and with `--physical`
+//! every bucket or group. JSON is streamed entry by entry: a 1M-entry map is
+//! never held as a JSON tree.
+
+use std::io::Write;
+
+use anyhow::Context;
+use mapscope::maps::classic::{tophash_state, ClassicHeader};
+use mapscope::maps::resolve::{resolve, NamedMap, ResolveError};
+use mapscope::maps::swiss::{ctrl_state, SwissHeader, TableInfo};
+use mapscope::maps::{Container, MapHandle, MapStats, Place};
+use mapscope::values::ValueDecoder;
+use serde::Serialize;
+use serde_json::{json, Value as Json};
+
+use crate::output::{self, NotFound};
+use crate::{Common, Target};
+
+pub struct ShowArgs<'a> {
+    pub map: &'a str,
+    pub physical: bool,
+    pub limit: Option<usize>,
+}
+
+/// How often a live map read without --pause is retried when its header
+/// changed under the walk.
+const TORN_RETRIES: usize = 3;
+
+fn hex(v: u64) -> String {
+    format!("{v:#x}")
+}
+
+fn classic_header_json(h: &ClassicHeader) -> Json {
+    json!({
+        "count": h.count, "flags": h.flags, "B": h.b, "noverflow": h.noverflow,
+        "hash0": format!("{:#010x}", h.hash0), "buckets": hex(h.buckets), "oldbuckets": hex(h.oldbuckets),
+        "nevacuate": h.nevacuate, "clearSeq": h.clear_seq, "extra": hex(h.extra),
+        "growing": h.growing(), "same_size_grow": h.same_size_grow(),
+        "bucket_count": h.bucket_count(), "old_bucket_count": h.old_bucket_count(),
+    })
+}
+
+fn table_json(t: &TableInfo) -> Json {
+    json!({
+        "address": hex(t.addr), "used": t.used, "capacity": t.capacity, "growthLeft": t.growth_left,
+        "localDepth": t.local_depth, "index": t.index, "groups": hex(t.groups), "lengthMask": t.length_mask,
+        "directory_slots": [t.dir_first, t.dir_first + t.dir_slots - 1],
+    })
+}
+
+fn swiss_header_json(h: &SwissHeader, tables: &[TableInfo]) -> Json {
+    json!({
+        "used": h.used, "seed": hex(h.seed), "dirPtr": hex(h.dir_ptr), "dirLen": h.dir_len,
+        "globalDepth": h.global_depth, "globalShift": h.global_shift, "writing": h.writing,
+        "tombstonePossible": h.tombstone_possible, "clearSeq": h.clear_seq,
+        "small": h.is_small(), "tables": tables.iter().map(table_json).collect::<Vec<_>>(),
+    })
+}
+
+fn header_json(map: &MapHandle) -> Json {
+    match map {
+        MapHandle::Classic(m) => classic_header_json(&m.header),
+        MapHandle::Swiss(m) => swiss_header_json(&m.header, &m.tables),
+    }
+}
+
+fn place_json(p: &Place) -> Json {
+    match *p {
+        Place::Bucket { old, index, depth } => {
+            json!({"array": if old { "old" } else { "current" }, "bucket": index, "overflow_depth": depth})
+        }
+        Place::Group { table, index } => json!({"table": table, "group": index}),
+    }
+}
+
+fn tag_state(map: &MapHandle, t: u8) -> &'static str {
+    match map {
+        MapHandle::Classic(_) => tophash_state(t),
+        MapHandle::Swiss(_) => ctrl_state(t),
+    }
+}
+
+#[derive(Serialize)]
+struct SlotJson {
+    container: String,
+    index: u8,
+    tag: u8,
+    key_slot: String,
+    elem_slot: String,
+}
+
+#[derive(Serialize)]
+struct EntryJson {
+    key: mapscope::values::ValueJson,
+    value: mapscope::values::ValueJson,
+    slot: SlotJson,
+}
+
+fn container_json(map: &MapHandle, c: &Container) -> Json {
+    let shape = map.shape();
+    json!({
+        "place": place_json(&c.place),
+        "address": hex(c.addr),
+        "tags": c.tags.iter().map(|t| format!("{t:#04x}")).collect::<Vec<_>>(),
+        "states": c.tags.iter().map(|&t| tag_state(map, t)).collect::<Vec<_>>(),
+        "slots": (0..8u8).map(|i| json!({
+            "key": hex(c.addr.wrapping_add(shape.key_offset(i))),
+            "elem": hex(c.addr.wrapping_add(shape.elem_offset(i))),
+        })).collect::<Vec<_>>(),
+        "overflow": hex(c.overflow),
+    })
+}
+
+/// A live map without --pause can change under the walk: compare the header
+/// before and after, and retry.
+fn stable(opened: &super::target::Opened, named: &NamedMap) -> anyhow::Result<(MapHandle, MapStats, Option<String>)> {
+    let mut last = None;
+    for _ in 0..=TORN_RETRIES {
+        let map = MapHandle::for_type(opened.mem.clone(), &opened.bin, named.header, &named.map_type)?;
+        let (stats, err) = map.stats();
+        let again = MapHandle::for_type(opened.mem.clone(), &opened.bin, named.header, &named.map_type)?;
+        let same = header_json(&map) == header_json(&again) && stats.entries == map.header_len();
+        if opened.live.is_none() || opened.pause.is_some() || same {
+            return Ok((map, stats, err.map(|e| e.to_string())));
+        }
+        last = Some(format!(
+            "the map changed while it was read ({} entries found, header says {}); retried {TORN_RETRIES} times — use --pause",
+            stats.entries,
+            map.header_len()
+        ));
+    }
+    let map = MapHandle::for_type(opened.mem.clone(), &opened.bin, named.header, &named.map_type)?;
+    let (stats, _) = map.stats();
+    Ok((map, stats, last))
+}
+
+pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, common: &Common) -> anyhow::Result<()> {
+    let opened = super::target::open(target, core, common)?;
+    let named = resolve(&opened.bin, &*opened.mem, args.map).map_err(|e| match e {
+        ResolveError::NoGlobal(_) | ResolveError::NoType(_) => anyhow::Error::new(NotFound(e.to_string())),
+        e => anyhow::Error::new(e),
+    })?;
+    let variant = opened.bin.map_variant().variant.map_or("unknown", |v| v.as_str());
+    let decoder = ValueDecoder::new(&opened.bin, opened.mem.clone());
+    let plans = decoder
+        .entry_plans(&named.map_type)
+        .with_context(|| named.map_type.name.clone())?;
+
+    let mut out = output::stdout();
+    if named.header == 0 {
+        let nil = json!({"name": named.name, "type": named.map_type.name, "address": "0x0", "variant": variant, "len": 0, "entries": [], "errors": []});
+        if common.json {
+            serde_json::to_writer_pretty(&mut out, &nil)?;
+            writeln!(out)?;
+        } else {
+            writeln!(out, "{} {} is a nil map", named.name, named.map_type.name)?;
+        }
+        out.flush()?;
+        return Ok(());
+    }
+    let (map, stats, walk_error) = stable(&opened, &named)?;
+    let limit = args.limit.unwrap_or(usize::MAX);
+    let mut errors: Vec<String> = walk_error.into_iter().collect();
+
+    if common.json {
+        let head = json!({
+            "name": named.name, "type": named.map_type.name, "address": hex(named.header), "variant": variant,
+            "len": map.header_len(), "variable": named.variable.map(hex), "header": header_json(&map), "stats": stats,
+        });
+        // Everything but the closing brace, then the streamed arrays.
+        let head = serde_json::to_string(&head)?;
+        out.write_all(head.get(..head.len().saturating_sub(1)).unwrap_or("{").as_bytes())?;
+        write!(out, ",\"entries\":[")?;
+        let mut n = 0usize;
+        for e in map.entries().take(limit) {
+            match e {
+                Ok(e) => {
+                    let (k, v) = decoder.decode_entry(&plans, &e);
+                    if n > 0 {
+                        out.write_all(b",")?;
+                    }
+                    let entry = EntryJson {
+                        key: k.to_json(),
+                        value: v.to_json(),
+                        slot: SlotJson {
+                            container: hex(e.container),
+                            index: e.slot,
+                            tag: e.tag,
+                            key_slot: hex(e.key_slot),
+                            elem_slot: hex(e.elem_slot),
+                        },
+                    };
+                    serde_json::to_writer(&mut out, &entry)?;
+                    n += 1;
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        out.write_all(b"]")?;
+        if args.physical {
+            write!(out, ",\"physical\":[")?;
+            for (i, c) in map.containers().enumerate() {
+                match c {
+                    Ok(c) => {
+                        if i > 0 {
+                            out.write_all(b",")?;
+                        }
+                        serde_json::to_writer(&mut out, &container_json(&map, &c))?;
+                    }
+                    Err(e) => {
+                        errors.push(e.to_string());
+                        break;
+                    }
+                }
+            }
+            out.write_all(b"]")?;
+        }
+        write!(out, ",\"errors\":")?;
+        serde_json::to_writer(&mut out, &errors)?;
+        writeln!(out, "}}")?;
+        out.flush()?;
+        drop(opened.pause);
+        return Ok(());
+    }
+
+    print_text(&mut out, &named, variant, &map, &stats)?;
+    let mut buf = Vec::new();
+    let mut n = 0usize;
+    for e in map.entries().take(limit) {
+        match e {
+            Ok(e) => {
+                let (k, v) = decoder.decode_entry(&plans, &e);
+                buf.clear();
+                k.write_go(&mut buf);
+                buf.extend_from_slice("  →  ".as_bytes());
+                v.write_go(&mut buf);
+                if let Some(f) = v.func() {
+                    if let Some(s) = &f.symbol {
+                        buf.extend_from_slice(
+                            format!(
+                                "  ({} {}:{})",
+                                s.name,
+                                s.file.as_deref().unwrap_or("?"),
+                                s.line.unwrap_or(0)
+                            )
+                            .as_bytes(),
+                        );
+                    }
+                }
+                write!(out, "  [{:#x} slot {}] ", e.container, e.slot)?;
+                out.write_all(&buf)?;
+                writeln!(out)?;
+                n += 1;
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if n < stats.entries as usize {
+        writeln!(out, "  … {} more (--limit)", stats.entries as usize - n)?;
+    }
+    if args.physical {
+        writeln!(out, "\nphysical:")?;
+        for c in map.containers() {
+            match c {
+                Ok(c) => print_container(&mut out, &map, &c)?,
+                Err(e) => {
+                    errors.push(e.to_string());
+                    break;
+                }
+            }
+        }
+    }
+    for e in &errors {
+        writeln!(out, "error: {e}")?;
+    }
+    out.flush()?;
+    drop(opened.pause);
+    Ok(())
+}
+
+fn print_text(
+    out: &mut impl Write,
+    named: &NamedMap,
+    variant: &str,
+    map: &MapHandle,
+    s: &MapStats,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}  {}  at {:#x}  ({variant})",
+        named.name, named.map_type.name, named.header
+    )?;
+    match map {
+        MapHandle::Classic(m) => {
+            let h = &m.header;
+            writeln!(
+                out,
+                "  hmap: count={} B={} ({} buckets of {} bytes) flags={:#x} noverflow={} hash0={:#010x} buckets={:#x} oldbuckets={:#x} nevacuate={}",
+                h.count, h.b, h.bucket_count(), m.shape.container_size(), h.flags, h.noverflow, h.hash0, h.buckets, h.oldbuckets, h.nevacuate
+            )?;
+            if h.growing() {
+                writeln!(
+                    out,
+                    "  growing{}: {} old buckets, {} evacuated so far",
+                    if h.same_size_grow() { " (same size)" } else { "" },
+                    h.old_bucket_count(),
+                    h.nevacuate
+                )?;
+            }
+        }
+        MapHandle::Swiss(m) => {
+            let h = &m.header;
+            writeln!(
+                out,
+                "  maps.Map: used={} seed={:#x} dirPtr={:#x} dirLen={} globalDepth={} globalShift={}{}",
+                h.used,
+                h.seed,
+                h.dir_ptr,
+                h.dir_len,
+                h.global_depth,
+                h.global_shift,
+                if h.is_small() { " (small map: one group)" } else { "" }
+            )?;
+            for t in &m.tables {
+                writeln!(
+                    out,
+                    "  table {:#x}: capacity={} used={} growthLeft={} localDepth={} groups={:#x} (directory {}..={})",
+                    t.addr,
+                    t.capacity,
+                    t.used,
+                    t.growth_left,
+                    t.local_depth,
+                    t.groups,
+                    t.dir_first,
+                    t.dir_first + t.dir_slots - 1
+                )?;
+            }
+        }
+    }
+    let b = &s.bytes;
+    match map {
+        MapHandle::Classic(_) => writeln!(
+            out,
+            "  {} entries in {} slots (load {:.2}); {} buckets, {} old, {} overflow (longest chain {}); {} emptyOne, {} evacuated marks",
+            s.entries, s.slots, s.load_factor, s.buckets, s.old_buckets, s.overflow_buckets, s.longest_chain, s.tombstones, s.evacuated
+        )?,
+        MapHandle::Swiss(_) => writeln!(
+            out,
+            "  {} entries in {} slots (load {:.2}); {} groups in {} tables; {} tombstones",
+            s.entries, s.slots, s.load_factor, s.groups, s.tables, s.tombstones
+        )?,
+    }
+    writeln!(
+        out,
+        "  memory: {} bytes allocated, {} hold live entries ({:.1}% overhead)",
+        b.total, b.live, b.overhead_percent
+    )?;
+    Ok(())
+}
+
+fn print_container(out: &mut impl Write, map: &MapHandle, c: &Container) -> std::io::Result<()> {
+    let place = match c.place {
+        Place::Bucket { old, index, depth } => format!(
+            "{}bucket {index}{}",
+            if old { "old " } else { "" },
+            if depth > 0 {
+                format!(" overflow {depth}")
+            } else {
+                String::new()
+            }
+        ),
+        Place::Group { table: None, .. } => "group (small map)".into(),
+        Place::Group { table: Some(t), index } => format!("table {t} group {index}"),
+    };
+    let tags: Vec<String> = c
+        .tags
+        .iter()
+        .map(|&t| format!("{t:02x}:{}", tag_state(map, t)))
+        .collect();
+    write!(out, "  {place:<24} {:#x}  [{}]", c.addr, tags.join(" "))?;
+    if c.overflow != 0 {
+        write!(out, "  overflow → {:#x}", c.overflow)?;
+    }
+    writeln!(out)
+}

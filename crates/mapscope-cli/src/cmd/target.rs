@@ -1,0 +1,97 @@
+//! Opening what a memory command reads: the executable and a core dump or a
+//! live process (paused on request, and then always resumed).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Once};
+
+use anyhow::{anyhow, Context};
+use mapscope::binary::GoBinary;
+use mapscope::memory::{CoreFile, LiveProcess, Memory, PauseGuard};
+
+use crate::{Common, Target};
+
+pub struct Opened {
+    pub bin: GoBinary,
+    pub mem: Arc<dyn Memory>,
+    /// Held for as long as the snapshot is read; dropping it resumes the process.
+    pub pause: Option<PauseGuard>,
+    pub live: Option<i32>,
+}
+
+/// Ctrl-C while a process is paused must not leave it stopped.
+fn resume_on_interrupt() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            mapscope::memory::resume_all_paused();
+            std::process::exit(130);
+        });
+    });
+}
+
+/// Splits a memory command's positionals into the core file (absent with
+/// --pid) and the `want` arguments that follow it.
+pub fn split<'a>(t: &Target, args: &'a [String], want: usize) -> anyhow::Result<(Option<&'a Path>, &'a [String])> {
+    let (core, rest) = match (t.pid, args.split_first()) {
+        (Some(_), _) => (None, args),
+        (None, Some((core, rest))) => (Some(Path::new(core.as_str())), rest),
+        (None, None) => return Err(anyhow!("a core file or --pid is needed")),
+    };
+    if rest.len() != want {
+        let what = if t.pid.is_some() {
+            "with --pid"
+        } else {
+            "after the core file"
+        };
+        return Err(anyhow!(
+            "expected {want} argument(s) {what}, got {}: {}",
+            rest.len(),
+            rest.join(" ")
+        ));
+    }
+    Ok((core, rest))
+}
+
+pub fn open(t: &Target, core: Option<&Path>, common: &Common) -> anyhow::Result<Opened> {
+    if let Some(pid) = t.pid {
+        let pid = i32::try_from(pid).map_err(|_| anyhow!("pid {pid} out of range"))?;
+        let live = LiveProcess::attach(pid).with_context(|| format!("process {pid}"))?;
+        let exe: PathBuf = if t.exe == Path::new("-") {
+            live.exe_path()?
+        } else {
+            t.exe.clone()
+        };
+        let bin = super::open_binary(&exe, common)?;
+        let pause = if t.pause {
+            resume_on_interrupt();
+            Some(live.pause().with_context(|| format!("pausing process {pid}"))?)
+        } else {
+            None
+        };
+        return Ok(Opened {
+            bin,
+            mem: Arc::new(live),
+            pause,
+            live: Some(pid),
+        });
+    }
+    let core_path = core.ok_or_else(|| anyhow!("a core file or --pid is needed"))?;
+    let mut core_file = CoreFile::open(core_path).with_context(|| core_path.display().to_string())?;
+    let exe: PathBuf = if t.exe == Path::new("-") {
+        core_file
+            .executable_path()
+            .ok_or_else(|| anyhow!("{}: its notes name no executable", core_path.display()))?
+    } else {
+        t.exe.clone()
+    };
+    let bin = super::open_binary(&exe, common)?;
+    core_file
+        .attach_executable(mapscope::memory::ImageMemory::open(&exe).with_context(|| exe.display().to_string())?)
+        .with_context(|| format!("{} does not fit {}", exe.display(), core_path.display()))?;
+    Ok(Opened {
+        bin,
+        mem: Arc::new(core_file),
+        pause: None,
+        live: None,
+    })
+}

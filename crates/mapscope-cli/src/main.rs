@@ -1,0 +1,138 @@
+//! The `mapscope` command line: argument parsing, output and exit codes over
+//! the mapscope library. Exit codes: 0 ok, 1 not found, 2 error.
+
+mod cmd;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "mapscope",
+    version,
+    about = "The physical memory of Go maps, from the program's own bytes"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Go version, platform, experiments, map variant, symbols and counts.
+    Info {
+        exe: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Offsets, sizes, padding and cache lines of the runtime's map structures
+    /// and of every map type's bucket or group.
+    Layout {
+        exe: PathBuf,
+        /// Only these map types (`map[string]int`) or runtime structures.
+        types: Vec<String>,
+        /// Print what differs from another executable's layouts.
+        #[arg(long, value_name = "OTHER_EXE")]
+        compare: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Every map found in a core dump or live process (globals, from DWARF).
+    Maps {
+        #[command(flatten)]
+        target: Target,
+        /// CORE (omit with --pid).
+        #[arg(value_name = "CORE", num_args = 0..=1)]
+        args: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Map operations in the machine code: calls to the runtime's map
+    /// functions (with the map type) and those functions, annotated.
+    Disasm {
+        exe: PathBuf,
+        /// Only this function (full name, substring, or glob with `*`/`?`).
+        #[arg(long = "func", value_name = "F")]
+        func: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// One map's header, entries, statistics and (with --physical) buckets or groups.
+    Show {
+        #[command(flatten)]
+        target: Target,
+        /// [CORE] MAP: the core (omit with --pid), then a global (`main.Handlers`) or `0xADDR:map[K]V`.
+        #[arg(value_name = "CORE|MAP", num_args = 1..=2, required = true)]
+        args: Vec<String>,
+        /// List every bucket or group with its tag bytes and slot addresses.
+        #[arg(long)]
+        physical: bool,
+        /// At most this many entries.
+        #[arg(long)]
+        limit: Option<usize>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Runs the main job on the fixture bundled in the repository.
+    Demo {
+        /// Which fixture variant (`go1.22`, `go1.27-split`, …; default go1.26).
+        #[arg(long)]
+        fixture: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Args)]
+pub struct Target {
+    /// The Go executable (`-`: the one named in the core's notes or /proc/PID/exe).
+    exe: std::path::PathBuf,
+    /// A live process, read without writing (instead of a core file).
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Stop the process for a consistent snapshot; it is always resumed.
+    #[arg(long, requires = "pid")]
+    pause: bool,
+}
+
+#[derive(Args, Clone)]
+pub struct Common {
+    /// One JSON document on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Override Go version detection (`go1.22`, `go1.24-noswissmap`).
+    #[arg(long, global = true)]
+    go_version: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info { exe, common } => cmd::info::run(&exe, &common),
+        Command::Layout {
+            exe,
+            types,
+            compare,
+            common,
+        } => cmd::layout::run(&exe, &types, compare.as_deref(), &common),
+        Command::Maps { target, args, common } => {
+            cmd::target::split(&target, &args, 0).and_then(|(core, _)| cmd::maps::run(&target, core, &common))
+        }
+        Command::Show {
+            target,
+            args,
+            physical,
+            limit,
+            common,
+        } => cmd::target::split(&target, &args, 1).and_then(|(core, rest)| {
+            let map = rest.first().map(String::as_str).unwrap_or_default();
+            cmd::show::run(&target, core, &cmd::show::ShowArgs { map, physical, limit }, &common)
+        }),
+        Command::Disasm { exe, func, common } => cmd::disasm::run(&exe, func.as_deref(), &common),
+        Command::Demo { fixture, common } => cmd::demo::run(fixture.as_deref(), &common),
+    };
+    output::finish(result)
+}

@@ -1,0 +1,222 @@
+//! `mapscope info` and `mapscope layout` as a user runs them, against what
+//! each fixture program said about itself.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn mapscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mapscope"))
+        .args(args)
+        .output()
+        .expect("run mapscope")
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = mapscope(args);
+    assert!(
+        out.status.success(),
+        "mapscope {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("mapscope {args:?}: bad JSON: {e}"))
+}
+
+#[test]
+fn info_reports_each_fixtures_version_variant_and_map_types() {
+    for fx in mapscope_fixtures::all().unwrap() {
+        let truth = fx.truth().unwrap();
+        let exe = fx.binary_path().unwrap();
+        let info = json(&["info", "--json", exe.to_str().unwrap()]);
+        assert_eq!(
+            info["go_version"].as_str(),
+            Some(fx.entry.go_version.as_str()),
+            "{}",
+            fx.name()
+        );
+        assert_eq!(info["variant"].as_str(), Some(truth.variant.as_str()), "{}", fx.name());
+        assert_eq!(info["goarch"], "amd64");
+        assert_eq!(info["dwarf"].as_bool(), Some(!fx.entry.stripped), "{}", fx.name());
+        let types: Vec<&str> = info["map_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        for m in &truth.maps {
+            assert!(
+                types.contains(&m.type_name.as_str()),
+                "{}: info lacks {}",
+                fx.name(),
+                m.type_name
+            );
+        }
+        assert!(info["functions"].as_u64().unwrap() > 1000);
+        if fx.entry.goexperiment.is_empty() {
+            assert_eq!(info["experiments"].as_array().map(Vec::len), Some(0), "{}", fx.name());
+        } else {
+            assert!(info["experiments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e == fx.entry.goexperiment.as_str()));
+        }
+    }
+}
+
+fn field_offsets(t: &Value) -> BTreeMap<String, u64> {
+    t["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap().to_string(), f["offset"].as_u64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn layout_matches_the_programs_own_offsets_and_descriptors() {
+    for fx in mapscope_fixtures::all().unwrap() {
+        let truth = fx.truth().unwrap();
+        let exe = fx.binary_path().unwrap();
+        let layout = json(&["layout", "--json", exe.to_str().unwrap()]);
+        let types = layout["types"].as_array().unwrap();
+        let by_name = |n: &str| types.iter().find(|t| t["name"] == n && t.get("map").is_none());
+        let mut structs = 0;
+        for (name, want) in &truth.structs {
+            let Some(t) = by_name(name) else { continue };
+            assert_eq!(t["size"].as_u64(), Some(want.size), "{} {name}", fx.name());
+            let got = field_offsets(t);
+            for (field, off) in &want.fields {
+                assert_eq!(got.get(field), Some(off), "{} {name}.{field}", fx.name());
+            }
+            structs += 1;
+        }
+        assert!(structs >= 1, "{}: no runtime structure laid out", fx.name());
+        let mut mirrored = 0;
+        for m in &truth.maps {
+            let t = types
+                .iter()
+                .find(|t| t["map"] == m.type_name.as_str())
+                .unwrap_or_else(|| panic!("{}: no bucket/group for {}", fx.name(), m.type_name));
+            let size = m
+                .descriptor_u64("bucketsize")
+                .or_else(|| m.descriptor_u64("GroupSize"))
+                .unwrap();
+            assert_eq!(t["size"].as_u64(), Some(size), "{} {}", fx.name(), m.type_name);
+            // The compiler's own layout of a mirror bucket/group (direct slots only).
+            if let Some(mirror) = &m.mirror_group {
+                let got = field_offsets(t);
+                let first = |prefix: &str| got.iter().filter(|(n, _)| n.starts_with(prefix)).map(|(_, &o)| o).min();
+                for (field, want) in &mirror.fields {
+                    let name = match field.as_str() {
+                        "keys" => "keys[0]",
+                        "elems" => "elems[0]",
+                        "slots" => "slots[0]",
+                        "tophash" => "topbits",
+                        "ctrl" => "ctrl",
+                        "overflow" => "overflow",
+                        _ => continue, // slot.size, slot.elem: covered by slots[0].* offsets
+                    };
+                    let off = first(name).unwrap_or_else(|| panic!("{} {}: no {name}", fx.name(), m.type_name));
+                    assert_eq!(off, *want, "{} {}: {field}", fx.name(), m.type_name);
+                    mirrored += 1;
+                }
+            }
+        }
+        assert!(mirrored > 60, "{}: only {mirrored} mirror offsets compared", fx.name());
+    }
+}
+
+#[test]
+fn stripped_builds_lay_out_map_types_like_their_twins() {
+    for (full, stripped) in [("go1.22", "go1.22-stripped"), ("go1.27", "go1.27-stripped")] {
+        let get = |n: &str| {
+            let exe = mapscope_fixtures::get(n).unwrap().binary_path().unwrap();
+            let l = json(&["layout", "--json", exe.to_str().unwrap()]);
+            l["types"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|t| Some((t["map"].as_str()?.to_string(), (t["size"].clone(), field_offsets(t)))))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let (a, b) = (get(full), get(stripped));
+        assert!(!a.is_empty());
+        assert_eq!(a, b, "{full} vs {stripped}");
+    }
+}
+
+#[test]
+fn layout_compare_names_what_changed_between_releases() {
+    let exe = |n: &str| mapscope_fixtures::get(n).unwrap().binary_path().unwrap();
+    let (a, b) = (exe("go1.22"), exe("go1.24-noswiss"));
+    let cmp = json(&[
+        "layout",
+        "--json",
+        a.to_str().unwrap(),
+        "--compare",
+        b.to_str().unwrap(),
+    ]);
+    let diffs: Vec<String> = cmp["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| format!("{}: {}", d["name"].as_str().unwrap(), d["what"].as_str().unwrap()))
+        .collect();
+    // Both programs' own truth: hmap grew from 48 to 56 bytes with clearSeq.
+    let t22 = mapscope_fixtures::get("go1.22").unwrap().truth().unwrap();
+    let t24 = mapscope_fixtures::get("go1.24-noswiss").unwrap().truth().unwrap();
+    let (s22, s24) = (t22.structs["runtime.hmap"].size, t24.structs["runtime.hmap"].size);
+    assert!(
+        diffs.iter().any(|d| d == &format!("runtime.hmap: size {s22} → {s24}")),
+        "{diffs:?}"
+    );
+    assert!(
+        diffs
+            .iter()
+            .any(|d| d.starts_with("runtime.hmap: field clearSeq added")),
+        "{diffs:?}"
+    );
+}
+
+#[test]
+fn bad_input_is_a_one_line_error_with_exit_code_2() {
+    let dir = std::env::temp_dir().join(format!("mapscope-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = dir.join("not-elf");
+    std::fs::write(&text, b"hello, not an executable\n").unwrap();
+    let exe = mapscope_fixtures::get("go1.22").unwrap().binary_path().unwrap();
+    let data = std::fs::read(&exe).unwrap();
+    let truncated = dir.join("truncated");
+    std::fs::write(&truncated, &data[..data.len() / 3]).unwrap();
+    let mut cases = vec![text, truncated, "/bin/sh".into(), dir.join("does-not-exist")];
+    // A Go binary whose pclntab magic is destroyed.
+    let magic = [0xf1u8, 0xff, 0xff, 0xff];
+    if let Some(at) = data.windows(4).position(|w| w == magic) {
+        let mut bad = data.clone();
+        bad[at] = 0x12;
+        let p = dir.join("bad-pclntab");
+        std::fs::write(&p, bad).unwrap();
+        cases.push(p);
+    }
+    for path in &cases {
+        for cmd in ["info", "layout"] {
+            let out = mapscope(&[cmd, path.to_str().unwrap()]);
+            let code = out.status.code();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_ne!(code, Some(101), "{cmd} {}: panicked: {stderr}", path.display());
+            if code != Some(0) {
+                assert_eq!(code, Some(2), "{cmd} {}: {stderr}", path.display());
+                assert_eq!(
+                    stderr.trim_end().lines().count(),
+                    1,
+                    "{cmd} {}: {stderr}",
+                    path.display()
+                );
+                assert!(stderr.starts_with("mapscope: "), "{stderr}");
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

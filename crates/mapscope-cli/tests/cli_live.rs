@@ -1,0 +1,103 @@
+//! Live processes: a committed fixture binary is started, read while it
+//! runs (with and without --pause) and compared with the truth it printed.
+//! The child is always killed, and a paused child is always running again.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Kills the fixture when the test ends, however it ends.
+struct Running {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn start(variant: &str) -> (Running, mapscope_fixtures::Truth, PathBuf) {
+    let exe = mapscope_fixtures::get(variant).unwrap().binary_path().unwrap();
+    let dir = std::env::temp_dir().join(format!("mapscope-live-{variant}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let truth_path = dir.join("truth.json");
+    let child = Command::new(&exe)
+        .arg(&truth_path)
+        .env("MAPFIX_TIMEOUT", "120")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = Running { child, dir };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !truth_path.exists() {
+        assert!(Instant::now() < deadline, "{variant}: the fixture wrote no truth");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let truth: mapscope_fixtures::Truth = serde_json::from_slice(&std::fs::read(&truth_path).unwrap()).unwrap();
+    (running, truth, exe)
+}
+
+fn state(pid: u32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    stat.rsplit(')').next().and_then(|r| r.trim().chars().next()).unwrap()
+}
+
+fn mapscope_json(args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mapscope {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn maps_of_a_running_process_match_its_truth() {
+    for variant in ["go1.22", "go1.26"] {
+        let (running, truth, exe) = start(variant);
+        let pid = running.child.id();
+        for pause in [false, true] {
+            let pid_s = pid.to_string();
+            let mut args = vec!["maps", "--json", exe.to_str().unwrap(), "--pid", &pid_s];
+            if pause {
+                args.push("--pause");
+            }
+            let got = mapscope_json(&args);
+            let maps = got["maps"].as_array().unwrap();
+            let mut compared = 0;
+            for m in truth.maps.iter().filter(|m| m.reach == "global") {
+                let row = maps
+                    .iter()
+                    .find(|r| r["name"] == m.name.as_str())
+                    .unwrap_or_else(|| panic!("{variant}: {} missing", m.name));
+                assert_eq!(
+                    row["address"].as_str(),
+                    Some(m.address.as_str()),
+                    "{variant} {}",
+                    m.name
+                );
+                assert_eq!(row["len"].as_u64(), Some(m.len as u64), "{variant} {}", m.name);
+                assert_eq!(row["type"].as_str(), Some(m.type_name.as_str()), "{variant} {}", m.name);
+                compared += 1;
+            }
+            assert!(compared > 40);
+            // Paused or not, the process is running (sleeping) afterwards.
+            let s = state(pid);
+            assert!(
+                s == 'S' || s == 'R',
+                "{variant}: process left in state {s} (pause={pause})"
+            );
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! `fixtures/corpus/manifest.json`, written by `fixtures/manifest.py`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+pub struct Manifest {
+    pub generated: String,
+    pub variants: Vec<VariantEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct VariantEntry {
+    /// `go1.22`, `go1.24-noswiss`, `go1.27-stripped`, …
+    pub name: String,
+    /// The toolchain's version number, `1.22.10`.
+    pub go: String,
+    pub goexperiment: String,
+    pub ldflags: String,
+    pub stripped: bool,
+    /// `runtime.Version()` as the program reported it.
+    pub go_version: String,
+    /// `classic`, `swiss` or `swiss-split`, as the program's build tags chose.
+    pub map_variant: String,
+    /// `go version` of the toolchain that built it.
+    pub toolchain: String,
+    pub binary: FileEntry,
+    pub runs: Vec<RunEntry>,
+}
+
+/// A compressed file of the corpus and its decompressed size.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FileEntry {
+    pub file: String,
+    pub size: u64,
+    pub compressed: u64,
+    /// Of the compressed file: names the cached copy, so a regenerated
+    /// corpus never meets a stale cache.
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RunEntry {
+    /// `main`, or `noaes` (run with GODEBUG=cpu.aes=off).
+    pub name: String,
+    pub env: BTreeMap<String, String>,
+    pub truth: String,
+    pub go_version: String,
+    pub map_variant: String,
+    pub maps: usize,
+    /// `kernel` and, for some variants, `gcore`.
+    pub cores: BTreeMap<String, FileEntry>,
+}
+
+impl Manifest {
+    pub fn load(path: &Path) -> Result<Manifest, Box<dyn std::error::Error + Send + Sync>> {
+        let text = std::fs::read_to_string(path)?;
+        Ok(serde_json::from_str(&text)?)
+    }
+}

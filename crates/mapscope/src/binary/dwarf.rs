@@ -1,0 +1,433 @@
+//! DWARF from the Go linker (`cmd/link/internal/ld/dwarf.go`): named types and
+//! global variables. Sections are decompressed and indexed on first use only,
+//! so `open` stays cheap on large binaries.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use gimli::{AttributeValue, EndianArcSlice, RunTimeEndian, UnitOffset};
+use object::{Object, ObjectSection};
+
+use super::bytes::ByteOrder;
+use super::error::{BinaryError, Result};
+use super::image::Image;
+use super::rtype::Rtypes;
+use super::types::{Field, GoType, Kind, TypeDetail, TypeId, TypeRef};
+
+type R = EndianArcSlice<RunTimeEndian>;
+
+const DW_AT_GO_KIND: gimli::DwAt = gimli::DwAt(0x2900);
+const DW_AT_GO_KEY: gimli::DwAt = gimli::DwAt(0x2901);
+const DW_AT_GO_ELEM: gimli::DwAt = gimli::DwAt(0x2902);
+const DW_AT_GO_EMBEDDED_FIELD: gimli::DwAt = gimli::DwAt(0x2903);
+const DW_AT_GO_RUNTIME_TYPE: gimli::DwAt = gimli::DwAt(0x2904);
+/// Typedef chains and nested aggregates are shallow in Go; this bounds
+/// recursion on corrupt (cyclic) input.
+const MAX_DEPTH: u32 = 48;
+
+/// A package-level variable from DWARF.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GlobalVar {
+    pub name: String,
+    pub addr: u64,
+    pub ty: Option<TypeRef>,
+}
+
+pub(crate) struct DwarfIndex {
+    dwarf: gimli::Dwarf<R>,
+    /// (start offset of the unit in .debug_info, unit), sorted.
+    units: Vec<(u64, gimli::Unit<R>)>,
+    types: HashMap<String, u64>,
+    vars: Vec<GlobalVar>,
+    var_by_name: HashMap<String, usize>,
+}
+
+fn derr(e: gimli::Error) -> BinaryError {
+    BinaryError::Dwarf(e.to_string())
+}
+
+pub(crate) fn load(img: &Image) -> Result<DwarfIndex> {
+    let file = object::File::parse(img.data()).map_err(|e| BinaryError::NotElf(e.to_string()))?;
+    if file.section_by_name(".debug_info").is_none() {
+        return Err(BinaryError::NoDwarf);
+    }
+    let endian = match img.order {
+        ByteOrder::Little => RunTimeEndian::Little,
+        ByteOrder::Big => RunTimeEndian::Big,
+    };
+    let load = |id: gimli::SectionId| -> Result<R> {
+        let data: Arc<[u8]> = match file.section_by_name(id.name()) {
+            Some(s) => {
+                let c = s
+                    .compressed_data()
+                    .and_then(|c| c.decompress())
+                    .map_err(|e| BinaryError::Dwarf(format!("{}: {e}", id.name())))?;
+                Arc::from(&*c)
+            }
+            None => Arc::from(&[][..]),
+        };
+        Ok(EndianArcSlice::new(data, endian))
+    };
+    let dwarf = gimli::Dwarf::load(load)?;
+    let mut idx = DwarfIndex {
+        dwarf,
+        units: Vec::new(),
+        types: HashMap::new(),
+        vars: Vec::new(),
+        var_by_name: HashMap::new(),
+    };
+    let mut headers = idx.dwarf.units();
+    while let Some(h) = headers.next().map_err(derr)? {
+        let Some(start) = h.offset().as_debug_info_offset() else {
+            continue;
+        };
+        let unit = idx.dwarf.unit(h).map_err(derr)?;
+        idx.units.push((start.0 as u64, unit));
+    }
+    idx.units.sort_by_key(|(o, _)| *o);
+    for ui in 0..idx.units.len() {
+        idx.index_unit(ui)?;
+    }
+    Ok(idx)
+}
+
+impl DwarfIndex {
+    fn index_unit(&mut self, ui: usize) -> Result<()> {
+        let Some((start, unit)) = self.units.get(ui) else {
+            return Ok(());
+        };
+        let start = *start;
+        let mut new_types = Vec::new();
+        let mut new_vars = Vec::new();
+        let mut tree = unit.entries_tree(None).map_err(derr)?;
+        let root = tree.root().map_err(derr)?;
+        let mut children = root.children();
+        while let Some(child) = children.next().map_err(derr)? {
+            let e = child.entry();
+            let tag = e.tag();
+            let is_type = matches!(
+                tag,
+                gimli::DW_TAG_base_type
+                    | gimli::DW_TAG_typedef
+                    | gimli::DW_TAG_structure_type
+                    | gimli::DW_TAG_pointer_type
+                    | gimli::DW_TAG_array_type
+                    | gimli::DW_TAG_subroutine_type
+            );
+            if !is_type && tag != gimli::DW_TAG_variable {
+                continue;
+            }
+            let Some(name) = self.name_of(unit, e) else {
+                continue;
+            };
+            let off = start + e.offset().0 as u64;
+            if is_type {
+                new_types.push((name, off));
+            } else if let Some(addr) = self.location(unit, e) {
+                let ty = match e.attr_value(gimli::DW_AT_type) {
+                    Ok(Some(v)) => self.ref_offset(unit, start, &v),
+                    _ => None,
+                };
+                new_vars.push((name, addr, ty));
+            }
+        }
+        for (name, off) in new_types {
+            self.types.entry(name).or_insert(off);
+        }
+        for (name, addr, ty) in new_vars {
+            let ty = ty.map(|o| TypeRef {
+                name: self.name_at(o).unwrap_or_default(),
+                id: TypeId::Dwarf(o),
+            });
+            self.var_by_name.entry(name.clone()).or_insert(self.vars.len());
+            self.vars.push(GlobalVar { name, addr, ty });
+        }
+        Ok(())
+    }
+
+    fn name_of(&self, unit: &gimli::Unit<R>, e: &gimli::DebuggingInformationEntry<R>) -> Option<String> {
+        let v = e.attr_value(gimli::DW_AT_name).ok()??;
+        let s = self.dwarf.attr_string(unit, v).ok()?;
+        Some(String::from_utf8_lossy(&s).into_owned())
+    }
+
+    /// A global's address from a `DW_OP_addr` (or DWARF 5 `DW_OP_addrx`) location.
+    fn location(&self, unit: &gimli::Unit<R>, e: &gimli::DebuggingInformationEntry<R>) -> Option<u64> {
+        let Ok(Some(AttributeValue::Exprloc(expr))) = e.attr_value(gimli::DW_AT_location) else {
+            return None;
+        };
+        let mut ops = expr.operations(unit.encoding());
+        match ops.next().ok()?? {
+            gimli::Operation::Address { address } => Some(address),
+            gimli::Operation::AddressIndex { index } => self.dwarf.address(unit, index).ok(),
+            _ => None,
+        }
+    }
+
+    fn ref_offset(&self, _unit: &gimli::Unit<R>, unit_start: u64, v: &AttributeValue<R>) -> Option<u64> {
+        match v {
+            AttributeValue::UnitRef(o) => unit_start.checked_add(o.0 as u64),
+            AttributeValue::DebugInfoRef(o) => Some(o.0 as u64),
+            _ => None,
+        }
+    }
+
+    fn unit_for(&self, off: u64) -> Option<&(u64, gimli::Unit<R>)> {
+        let i = self.units.partition_point(|(s, _)| *s <= off);
+        self.units.get(i.checked_sub(1)?)
+    }
+
+    fn with_entry<T>(
+        &self,
+        off: u64,
+        f: impl FnOnce(&gimli::Unit<R>, u64, &gimli::DebuggingInformationEntry<R>) -> Option<T>,
+    ) -> Option<T> {
+        let (start, unit) = self.unit_for(off)?;
+        let uo = UnitOffset(usize::try_from(off.checked_sub(*start)?).ok()?);
+        let e = unit.entry(uo).ok()?;
+        f(unit, *start, &e)
+    }
+
+    fn name_at(&self, off: u64) -> Option<String> {
+        self.with_entry(off, |u, _, e| self.name_of(u, e))
+    }
+
+    fn tref(&self, off: u64) -> TypeRef {
+        TypeRef {
+            name: self.name_at(off).unwrap_or_else(|| format!("<dwarf {off:#x}>")),
+            id: TypeId::Dwarf(off),
+        }
+    }
+
+    pub fn type_offset(&self, name: &str) -> Option<u64> {
+        self.types.get(name).copied()
+    }
+
+    pub fn type_names(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.types.iter().map(|(k, v)| (k.as_str(), *v))
+    }
+
+    pub fn globals(&self) -> &[GlobalVar] {
+        &self.vars
+    }
+
+    pub fn global(&self, name: &str) -> Option<&GlobalVar> {
+        self.vars.get(*self.var_by_name.get(name)?)
+    }
+
+    /// Everything one DIE says about its type, attributes read once.
+    fn die(&self, off: u64) -> Option<Die> {
+        self.with_entry(off, |unit, start, e| {
+            let attr = |a| e.attr_value(a).ok().flatten();
+            let udata = |a| attr(a).and_then(|v: AttributeValue<R>| v.udata_value());
+            let r = |a| attr(a).and_then(|v| self.ref_offset(unit, start, &v));
+            let mut children = Vec::new();
+            if e.has_children() {
+                let mut tree = unit.entries_tree(Some(e.offset())).ok()?;
+                let root = tree.root().ok()?;
+                let mut it = root.children();
+                while let Ok(Some(c)) = it.next() {
+                    let ce = c.entry();
+                    let cattr = |a| ce.attr_value(a).ok().flatten();
+                    children.push(Child {
+                        tag: ce.tag(),
+                        name: self.name_of(unit, ce),
+                        ty: cattr(gimli::DW_AT_type).and_then(|v| self.ref_offset(unit, start, &v)),
+                        offset: cattr(gimli::DW_AT_data_member_location)
+                            .and_then(|v: AttributeValue<R>| v.udata_value()),
+                        count: cattr(gimli::DW_AT_count)
+                            .and_then(|v: AttributeValue<R>| v.udata_value())
+                            .or_else(|| {
+                                cattr(gimli::DW_AT_upper_bound)
+                                    .and_then(|v: AttributeValue<R>| v.udata_value())
+                                    .map(|u| u.saturating_add(1))
+                            }),
+                        flag: matches!(cattr(gimli::DW_AT_variable_parameter), Some(AttributeValue::Flag(true)))
+                            || matches!(cattr(DW_AT_GO_EMBEDDED_FIELD), Some(AttributeValue::Flag(true))),
+                    });
+                }
+            }
+            Some(Die {
+                tag: e.tag(),
+                name: self.name_of(unit, e),
+                size: udata(gimli::DW_AT_byte_size),
+                go_kind: udata(DW_AT_GO_KIND).map(|k| Kind::from_u8(k as u8)),
+                ty: r(gimli::DW_AT_type),
+                key: r(DW_AT_GO_KEY),
+                elem: r(DW_AT_GO_ELEM),
+                runtime_type: udata(DW_AT_GO_RUNTIME_TYPE).or_else(|| match attr(DW_AT_GO_RUNTIME_TYPE) {
+                    Some(AttributeValue::Addr(a)) => Some(a),
+                    _ => None,
+                }),
+                children,
+            })
+        })
+    }
+
+    fn size_of(&self, off: u64, depth: u32) -> Option<u64> {
+        let d = self.die(off)?;
+        if let Some(s) = d.size {
+            return Some(s);
+        }
+        match d.tag {
+            gimli::DW_TAG_pointer_type => Some(8),
+            _ if depth < MAX_DEPTH => self.size_of(d.ty?, depth + 1),
+            _ => None,
+        }
+    }
+
+    /// DWARF has no alignment; derive it the way the Go compiler does.
+    fn align_of(&self, off: u64, depth: u32) -> u64 {
+        let Some(d) = self.die(off) else { return 1 };
+        if depth >= MAX_DEPTH {
+            return 1;
+        }
+        match d.tag {
+            gimli::DW_TAG_structure_type => d
+                .children
+                .iter()
+                .filter(|c| c.tag == gimli::DW_TAG_member)
+                .filter_map(|c| c.ty)
+                .map(|t| self.align_of(t, depth + 1))
+                .max()
+                .unwrap_or(1),
+            gimli::DW_TAG_array_type => d.ty.map_or(1, |t| self.align_of(t, depth + 1)),
+            gimli::DW_TAG_typedef => d.ty.map_or(8, |t| self.align_of(t, depth + 1)),
+            gimli::DW_TAG_base_type => match (d.go_kind, d.size) {
+                (Some(Kind::Complex64), _) => 4,
+                (Some(Kind::Complex128), _) => 8,
+                (_, Some(s)) => s.clamp(1, 8),
+                _ => 1,
+            },
+            _ => 8,
+        }
+    }
+
+    /// One type as a [`GoType`]. `rt` adds what DWARF lacks (map descriptor
+    /// fields, interface methods, exact alignment) when the DIE names its
+    /// runtime type.
+    pub fn go_type(&self, off: u64, rt: Option<&Rtypes<'_>>) -> Result<GoType> {
+        let d = self
+            .die(off)
+            .ok_or_else(|| BinaryError::Dwarf(format!("no type DIE at .debug_info offset {off:#x}")))?;
+        let runtime_addr = match (d.runtime_type, rt) {
+            (Some(v), Some(rt)) if v != 0 => Some(rt.md.types.wrapping_add(v)),
+            _ => None,
+        };
+        let rtype = || runtime_addr.zip(rt).and_then(|(a, rt)| rt.read(a).ok());
+        let kind = d.go_kind.unwrap_or(match d.tag {
+            gimli::DW_TAG_pointer_type => Kind::Pointer,
+            gimli::DW_TAG_structure_type => Kind::Struct,
+            gimli::DW_TAG_array_type => Kind::Array,
+            gimli::DW_TAG_subroutine_type => Kind::Func,
+            _ => Kind::Invalid,
+        });
+        let target = if d.tag == gimli::DW_TAG_typedef {
+            d.ty.and_then(|t| self.die(t))
+        } else {
+            None
+        };
+        let shape = target.as_ref().unwrap_or(&d);
+        let detail = match kind {
+            Kind::Map => TypeDetail::Map {
+                key: d.key.map(|o| self.tref(o)).unwrap_or_else(|| self.tref(0)),
+                elem: d.elem.map(|o| self.tref(o)).unwrap_or_else(|| self.tref(0)),
+                descriptor: rtype().and_then(|t| t.map_descriptor().cloned()).map(Box::new),
+            },
+            Kind::Slice => TypeDetail::Slice {
+                elem: self.tref(d.elem.unwrap_or(0)),
+            },
+            Kind::Chan => TypeDetail::Chan {
+                elem: self.tref(d.elem.unwrap_or(0)),
+                dir: match rtype().map(|t| t.detail) {
+                    Some(TypeDetail::Chan { dir, .. }) => dir,
+                    _ => 0,
+                },
+            },
+            Kind::Interface => match rtype().map(|t| t.detail) {
+                Some(det @ TypeDetail::Interface { .. }) => det,
+                _ => TypeDetail::Interface { methods: Vec::new() },
+            },
+            Kind::Pointer | Kind::UnsafePointer => TypeDetail::Pointer {
+                elem: d.ty.map(|o| self.tref(o)),
+            },
+            Kind::Array => TypeDetail::Array {
+                elem: self.tref(shape.ty.unwrap_or(0)),
+                len: shape
+                    .children
+                    .iter()
+                    .find(|c| c.tag == gimli::DW_TAG_subrange_type)
+                    .and_then(|c| c.count)
+                    .unwrap_or(0),
+            },
+            Kind::Func => {
+                let ps = shape
+                    .children
+                    .iter()
+                    .filter(|c| c.tag == gimli::DW_TAG_formal_parameter);
+                let (res, par): (Vec<&Child>, Vec<&Child>) = ps.partition(|c| c.flag);
+                TypeDetail::Func {
+                    params: par.iter().filter_map(|c| c.ty).map(|o| self.tref(o)).collect(),
+                    results: res.iter().filter_map(|c| c.ty).map(|o| self.tref(o)).collect(),
+                    variadic: shape
+                        .children
+                        .iter()
+                        .any(|c| c.tag == gimli::DW_TAG_unspecified_parameters),
+                }
+            }
+            Kind::Struct => TypeDetail::Struct {
+                fields: shape
+                    .children
+                    .iter()
+                    .filter(|c| c.tag == gimli::DW_TAG_member)
+                    .map(|c| Field {
+                        name: c.name.clone().unwrap_or_default(),
+                        offset: c.offset.unwrap_or(0),
+                        ty: self.tref(c.ty.unwrap_or(0)),
+                        embedded: c.flag,
+                    })
+                    .collect(),
+            },
+            _ => TypeDetail::Plain,
+        };
+        let size = d.size.or_else(|| self.size_of(off, 0)).unwrap_or(0);
+        let align = match runtime_addr
+            .zip(rt)
+            .and_then(|(a, rt)| rt.img.u8(a + 21, "type align").ok())
+        {
+            Some(a) if a != 0 => u64::from(a),
+            _ => self.align_of(off, 0),
+        };
+        Ok(GoType {
+            id: TypeId::Dwarf(off),
+            name: d.name.unwrap_or_default(),
+            kind,
+            size,
+            align,
+            runtime_addr,
+            detail,
+        })
+    }
+}
+
+struct Die {
+    tag: gimli::DwTag,
+    name: Option<String>,
+    size: Option<u64>,
+    go_kind: Option<Kind>,
+    ty: Option<u64>,
+    key: Option<u64>,
+    elem: Option<u64>,
+    runtime_type: Option<u64>,
+    children: Vec<Child>,
+}
+
+struct Child {
+    tag: gimli::DwTag,
+    name: Option<String>,
+    ty: Option<u64>,
+    offset: Option<u64>,
+    count: Option<u64>,
+    /// DW_AT_variable_parameter (a result, 1.24+) or DW_AT_go_embedded_field.
+    flag: bool,
+}

@@ -1,0 +1,539 @@
+//! Reading Go executables: build info, pclntab, moduledata, runtime type
+//! descriptors and DWARF, behind one type, [`GoBinary`].
+//!
+//! `open` does only what is cheap (ELF headers, build info, pclntab header,
+//! moduledata); DWARF, the function-name index and the type enumeration are
+//! built on first use and cached. Each sub-module holds one piece of Go
+//! knowledge; per-version offsets live in `moduledata::LAYOUTS` and
+//! `maptype`'s descriptor table only.
+//!
+//! # Why not the `gobin` crate
+//!
+//! `gobin` (crates.io, 0.6.0, Apache-2.0) was evaluated and not used:
+//! - It picks the map descriptor layout from the Go minor version alone
+//!   (`MapLayout::for_go_minor`: 24..=26 → Swiss) and never looks at
+//!   `GOEXPERIMENT`, so 1.24/1.25 `noswissmap` builds — half of our classic
+//!   fixtures — would be decoded with the Swiss layout; nor does it know the
+//!   1.27 `mapsplitgroup` variant.
+//! - It has no DWARF support, which is our primary source of layouts.
+//! - Its API returns `Option` everywhere; we need typed errors that say what
+//!   was expected where, and partial results.
+//! - It requires Rust 1.88 (our MSRV is 1.80) and brings `goblin` next to the
+//!   `object` parser we already use for ELF and compressed DWARF.
+//! - It is young (0.2 → 0.6 within a short time, a handful of commits, one
+//!   maintainer), so pinning our correctness to its release cadence is a risk.
+//!
+//! Its library code did look careful (no `unwrap` outside tests), and its
+//! 1.27 descriptor walk agrees with ours; it remains a useful cross-check.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod buildinfo;
+mod bytes;
+mod dwarf;
+mod error;
+mod image;
+pub(crate) mod maptype;
+mod moduledata;
+mod pclntab;
+mod rtype;
+mod types;
+pub(crate) mod variant;
+mod version;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+pub use buildinfo::{BuildInfo, Module};
+pub use bytes::ByteOrder;
+pub use dwarf::GlobalVar;
+pub use error::BinaryError;
+pub use image::{Arch, Section, Segment};
+pub use moduledata::{Moduledata, ModuledataLayout, LAYOUTS as MODULEDATA_LAYOUTS};
+pub use pclntab::{Func, PclnVersion, Pclntab};
+pub use types::{Field, GoType, Kind, MapDescFamily, MapDescriptor, MapFlags, Method, TypeDetail, TypeId, TypeRef};
+pub use variant::{MapVariant, VariantDetection};
+pub use version::GoVersion;
+
+use error::Result;
+use image::{Backing, Image};
+use rtype::Rtypes;
+
+/// Choices a user can impose on detection.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Overrides the version from build info, e.g. `go1.24.11 X:noswissmap`
+    /// or `1.27.3-X:mapsplitgroup` (`--go-version`).
+    pub go_version: Option<String>,
+}
+
+/// A source position.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SourceLine {
+    pub function: String,
+    pub entry: u64,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+}
+
+/// What `mapscope info --json` reports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Info {
+    pub go_version: Option<String>,
+    pub goos: Option<String>,
+    pub goarch: String,
+    pub experiments: Vec<String>,
+    pub variant: Option<MapVariant>,
+    pub dwarf: bool,
+    pub symbols: bool,
+    pub functions: usize,
+    pub types: usize,
+    pub map_types: Vec<String>,
+}
+
+struct TypeIndex {
+    addrs: Vec<u64>,
+    by_name: HashMap<String, u64>,
+}
+
+/// A Go executable (ELF, amd64 or arm64), memory-mapped and parsed lazily.
+pub struct GoBinary {
+    img: Image,
+    path: Option<PathBuf>,
+    build_info: Result<BuildInfo>,
+    version: Option<GoVersion>,
+    overridden: bool,
+    pclntab: Result<Pclntab>,
+    moduledata: Result<Moduledata>,
+    func_names: OnceLock<HashMap<String, u32>>,
+    types: OnceLock<std::result::Result<TypeIndex, String>>,
+    dwarf: OnceLock<Result<dwarf::DwarfIndex>>,
+    variant: OnceLock<VariantDetection>,
+}
+
+impl std::fmt::Debug for GoBinary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GoBinary")
+            .field("path", &self.path)
+            .field("arch", &self.img.arch)
+            .field("version", &self.version.as_ref().map(|v| &v.raw))
+            .finish_non_exhaustive()
+    }
+}
+
+impl GoBinary {
+    /// Memory-maps and parses `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<GoBinary> {
+        Self::open_with(path, &OpenOptions::default())
+    }
+
+    pub fn open_with(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<GoBinary> {
+        let path = path.as_ref();
+        let io = |source| BinaryError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        // SAFETY: the map is read-only; a file truncated under us can SIGBUS,
+        // which is the accepted trade-off of every mmap-based reader.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        let mut b = Self::from_backing(Backing::Mapped(map), opts)?;
+        b.path = Some(path.to_path_buf());
+        Ok(b)
+    }
+
+    /// Parses an executable held in memory (tests, fuzzing).
+    pub fn parse(bytes: Vec<u8>) -> Result<GoBinary> {
+        Self::parse_with(bytes, &OpenOptions::default())
+    }
+
+    pub fn parse_with(bytes: Vec<u8>, opts: &OpenOptions) -> Result<GoBinary> {
+        Self::from_backing(Backing::Owned(bytes), opts)
+    }
+
+    fn from_backing(backing: Backing, opts: &OpenOptions) -> Result<GoBinary> {
+        let img = Image::new(backing)?;
+        let build_info = buildinfo::read(&img);
+        let (version, overridden) = match &opts.go_version {
+            Some(v) => (Some(GoVersion::parse(v)?), true),
+            None => (
+                build_info
+                    .as_ref()
+                    .ok()
+                    .and_then(|b| GoVersion::parse(&b.go_version).ok()),
+                false,
+            ),
+        };
+        let pclntab = pclntab::locate(&img).and_then(|(addr, start, end)| {
+            let bytes = img.data().get(start..end).ok_or(BinaryError::NoPclntab)?;
+            Pclntab::parse(addr, bytes, img.order, start)
+        });
+        if let (Err(b), Err(p)) = (&build_info, &pclntab) {
+            return Err(BinaryError::NotGo(format!("{b}; {p}")));
+        }
+        let moduledata = match &pclntab {
+            Ok(p) => moduledata::locate(&img, p.addr, version.as_ref()),
+            Err(e) => Err(BinaryError::NoModuledata(format!("needs the pclntab: {e}"))),
+        };
+        let mut pclntab = pclntab;
+        if let (Ok(p), Ok(m)) = (&mut pclntab, &moduledata) {
+            // 1.26+ leaves pcHeader.textStart 0; the runtime uses moduledata.text.
+            if p.version != PclnVersion::Go116 {
+                p.text_start = m.text;
+            }
+        }
+        Ok(GoBinary {
+            img,
+            path: None,
+            build_info,
+            version,
+            overridden,
+            pclntab,
+            moduledata,
+            func_names: OnceLock::new(),
+            types: OnceLock::new(),
+            dwarf: OnceLock::new(),
+            variant: OnceLock::new(),
+        })
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    pub fn arch(&self) -> Arch {
+        self.img.arch
+    }
+
+    pub fn pointer_size(&self) -> u8 {
+        self.img.ptr_size
+    }
+
+    pub fn byte_order(&self) -> ByteOrder {
+        self.img.order
+    }
+
+    pub fn sections(&self) -> &[Section] {
+        &self.img.sections
+    }
+
+    pub fn segments(&self) -> &[Segment] {
+        &self.img.segments
+    }
+
+    /// `len` bytes at virtual address `vaddr` as the file's loaded sections
+    /// and segments hold them; an error when any of it is not in the file
+    /// (e.g. .bss, or beyond a segment's file size).
+    pub fn read_at(&self, vaddr: u64, len: u64) -> Result<&[u8]> {
+        self.img.read(vaddr, len, "read_at")
+    }
+
+    /// The whole file.
+    pub fn file_bytes(&self) -> &[u8] {
+        self.img.data()
+    }
+
+    /// Has a symbol table (not built with `-ldflags=-s`).
+    pub fn has_symbols(&self) -> bool {
+        self.img.has_symtab
+    }
+
+    /// Has DWARF sections (not built with `-ldflags=-w`); not yet parsed.
+    pub fn has_dwarf(&self) -> bool {
+        self.img.section(".debug_info").is_some()
+    }
+
+    pub fn build_info(&self) -> std::result::Result<&BuildInfo, &BinaryError> {
+        self.build_info.as_ref()
+    }
+
+    /// The version in force: the override, else build info's.
+    pub fn go_version(&self) -> Option<&GoVersion> {
+        self.version.as_ref()
+    }
+
+    /// Experiments in force: the override's, else the GOEXPERIMENT build
+    /// setting, else the version string's `X:` suffix.
+    pub fn experiments(&self) -> Vec<String> {
+        match (&self.version, &self.build_info) {
+            (Some(v), _) if self.overridden => v.experiments.clone(),
+            (_, Ok(b)) => b.experiments(),
+            (Some(v), Err(_)) => v.experiments.clone(),
+            (None, Err(_)) => Vec::new(),
+        }
+    }
+
+    pub fn goos(&self) -> Option<&str> {
+        self.build_info.as_ref().ok().and_then(|b| b.setting("GOOS"))
+    }
+
+    pub fn goarch(&self) -> &str {
+        self.build_info
+            .as_ref()
+            .ok()
+            .and_then(|b| b.setting("GOARCH"))
+            .unwrap_or(self.img.arch.goarch())
+    }
+
+    pub fn pclntab(&self) -> std::result::Result<&Pclntab, &BinaryError> {
+        self.pclntab.as_ref()
+    }
+
+    pub fn moduledata(&self) -> std::result::Result<&Moduledata, &BinaryError> {
+        self.moduledata.as_ref()
+    }
+
+    fn pcln(&self) -> Result<&Pclntab> {
+        self.pclntab.as_ref().map_err(|_| BinaryError::NoPclntab)
+    }
+
+    fn md(&self) -> Result<&Moduledata> {
+        self.moduledata
+            .as_ref()
+            .map_err(|e| BinaryError::NoModuledata(e.to_string()))
+    }
+
+    pub fn function_count(&self) -> usize {
+        self.pclntab.as_ref().map_or(0, |p| p.nfunc as usize)
+    }
+
+    /// Function `i` of ftab (sorted by entry PC).
+    pub fn function(&self, i: u32) -> Result<Func> {
+        self.pcln()?.func(&self.img, i)
+    }
+
+    /// All functions in PC order; stops being useful at the first error but
+    /// never loops: there are exactly `function_count()` items.
+    pub fn functions(&self) -> impl Iterator<Item = Result<Func>> + '_ {
+        (0..self.function_count() as u32).map(move |i| self.function(i))
+    }
+
+    /// The function whose code contains `pc` (binary search over ftab).
+    pub fn func_for_pc(&self, pc: u64) -> Option<Func> {
+        let p = self.pclntab.as_ref().ok()?;
+        let f = p.func(&self.img, p.find_index(&self.img, pc)?).ok()?;
+        (pc < f.end).then_some(f)
+    }
+
+    /// Function, file and line of `pc`.
+    pub fn line_for_pc(&self, pc: u64) -> Option<SourceLine> {
+        let p = self.pclntab.as_ref().ok()?;
+        let f = self.func_for_pc(pc)?;
+        let fl = p.line(&self.img, &f, pc);
+        Some(SourceLine {
+            function: f.name,
+            entry: f.entry,
+            file: fl.as_ref().map(|(f, _)| f.clone()),
+            line: fl.map(|(_, l)| l),
+        })
+    }
+
+    /// A function by its full name (`main.main`, `runtime.(*Map).foo`);
+    /// the name index is built on first call. A few names repeat (assembly
+    /// ABI0 bodies and their ABIInternal wrappers); the lowest PC wins.
+    pub fn func_by_name(&self, name: &str) -> Option<Func> {
+        let idx = self.func_names.get_or_init(|| {
+            let mut m = HashMap::new();
+            for f in self.functions().flatten() {
+                m.entry(f.name).or_insert(f.index);
+            }
+            m
+        });
+        self.function(*idx.get(name)?).ok()
+    }
+
+    fn rtypes(&self) -> Result<Rtypes<'_>> {
+        let md = self.md()?;
+        let variant = self.map_variant_inner(false).variant.unwrap_or(MapVariant::Swiss);
+        Ok(Rtypes {
+            img: &self.img,
+            md,
+            map_layout: variant::desc_layout(variant, self.version.as_ref(), md.typedesclen.is_some()),
+        })
+    }
+
+    /// The runtime type descriptor at `addr` (an interface's type word, a
+    /// `0xADDR:map[K]V` expression, a DW_AT_go_runtime_type).
+    pub fn runtime_type(&self, addr: u64) -> Result<GoType> {
+        self.rtypes()?.read(addr)
+    }
+
+    /// Just the name of the descriptor at `addr`.
+    pub fn runtime_type_name(&self, addr: u64) -> Result<String> {
+        self.rtypes()?.name(addr)
+    }
+
+    /// Whether values of the type at descriptor `addr` sit directly in an
+    /// interface's data word (pointer-shaped types) instead of behind it.
+    pub fn runtime_type_direct_iface(&self, addr: u64) -> Result<bool> {
+        self.rtypes()?.direct_iface(addr)
+    }
+
+    fn type_index(&self) -> Result<&TypeIndex> {
+        let r = self.types.get_or_init(|| {
+            let rt = self.rtypes().map_err(|e| e.to_string())?;
+            let addrs = rt.enumerate().map_err(|e| e.to_string())?;
+            let mut by_name = HashMap::new();
+            for &a in &addrs {
+                if let Ok(n) = rt.name(a) {
+                    by_name.entry(n).or_insert(a);
+                }
+            }
+            Ok(TypeIndex { addrs, by_name })
+        });
+        r.as_ref()
+            .map_err(|e| BinaryError::NoModuledata(format!("type enumeration failed: {e}")))
+    }
+
+    /// Addresses of every runtime type descriptor (sorted).
+    pub fn runtime_types(&self) -> Result<&[u64]> {
+        Ok(&self.type_index()?.addrs)
+    }
+
+    pub fn runtime_type_by_name(&self, name: &str) -> Result<Option<GoType>> {
+        match self.type_index()?.by_name.get(name) {
+            Some(&a) => self.runtime_type(a).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every map type, from the runtime descriptors, sorted by name.
+    pub fn map_types(&self) -> Result<Vec<GoType>> {
+        let rt = self.rtypes()?;
+        let idx = self.type_index()?;
+        let mut out: Vec<GoType> = idx
+            .addrs
+            .iter()
+            .filter(|&&a| rt.kind(a).ok() == Some(Kind::Map))
+            .filter_map(|&a| rt.read(a).ok())
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out.dedup_by(|a, b| a.name == b.name);
+        Ok(out)
+    }
+
+    fn dwarf(&self) -> Result<&dwarf::DwarfIndex> {
+        match self.dwarf.get_or_init(|| dwarf::load(&self.img)) {
+            Ok(d) => Ok(d),
+            Err(BinaryError::NoDwarf) => Err(BinaryError::NoDwarf),
+            Err(e) => Err(BinaryError::Dwarf(e.to_string())),
+        }
+    }
+
+    /// A type by its DWARF name; `Ok(None)` when DWARF has no such type.
+    pub fn dwarf_type_by_name(&self, name: &str) -> Result<Option<GoType>> {
+        let d = self.dwarf()?;
+        let Some(off) = d.type_offset(name) else {
+            return Ok(None);
+        };
+        d.go_type(off, self.rtypes().ok().as_ref()).map(Some)
+    }
+
+    /// Names of all top-level DWARF types.
+    pub fn dwarf_type_names(&self) -> Result<Vec<String>> {
+        let mut v: Vec<String> = self.dwarf()?.type_names().map(|(n, _)| n.to_string()).collect();
+        v.sort();
+        Ok(v)
+    }
+
+    /// A type by name: DWARF first (richer, and has the runtime's internal
+    /// structs), then the runtime descriptors (stripped binaries).
+    pub fn type_by_name(&self, name: &str) -> Result<Option<GoType>> {
+        match self.dwarf_type_by_name(name) {
+            Ok(Some(t)) => return Ok(Some(t)),
+            Ok(None) | Err(BinaryError::NoDwarf) | Err(BinaryError::Dwarf(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.runtime_type_by_name(name)
+    }
+
+    /// Follows a [`TypeRef`].
+    pub fn type_by_id(&self, id: TypeId) -> Result<GoType> {
+        match id {
+            TypeId::Runtime(a) => self.runtime_type(a),
+            TypeId::Dwarf(o) => self.dwarf()?.go_type(o, self.rtypes().ok().as_ref()),
+        }
+    }
+
+    /// Package-level variables from DWARF.
+    pub fn globals(&self) -> Result<&[GlobalVar]> {
+        Ok(self.dwarf()?.globals())
+    }
+
+    pub fn global(&self, name: &str) -> Result<Option<&GlobalVar>> {
+        Ok(self.dwarf()?.global(name))
+    }
+
+    /// The map implementation, with how it was decided.
+    pub fn map_variant(&self) -> &VariantDetection {
+        self.variant.get_or_init(|| self.map_variant_inner(true))
+    }
+
+    fn map_variant_inner(&self, structural: bool) -> VariantDetection {
+        let from_version = self.version.as_ref().map(|v| {
+            let exps = self.experiments();
+            MapVariant::from_version(v, &exps)
+        });
+        let from_structure = if structural { self.structural_variant() } else { None };
+        let from_override = if self.overridden { from_version } else { None };
+        VariantDetection {
+            variant: from_version.or(from_structure),
+            from_override,
+            from_version: if self.overridden { None } else { from_version },
+            from_structure,
+        }
+    }
+
+    fn structural_variant(&self) -> Option<MapVariant> {
+        let classic = self.func_by_name(variant::CLASSIC_MARKER).is_some();
+        let swiss = self.func_by_name(variant::SWISS_MARKER).is_some();
+        match (classic, swiss) {
+            (true, false) => Some(MapVariant::Classic),
+            (false, true) => {
+                // Only 1.27 descriptors say whether groups are split.
+                let md = self.md().ok()?;
+                if md.typedesclen.is_none() {
+                    return Some(MapVariant::Swiss);
+                }
+                let rt = Rtypes {
+                    img: &self.img,
+                    md,
+                    map_layout: &maptype::SWISS_127,
+                };
+                let addrs = rt.enumerate().ok()?;
+                let d = addrs
+                    .iter()
+                    .filter(|&&a| rt.kind(a).ok() == Some(Kind::Map))
+                    .filter_map(|&a| rt.map_descriptor(a).ok())
+                    .find(|d| d.key_stride.unwrap_or(0) > 0)?;
+                let (ko, ks, eo) = (d.keys_off?, d.key_stride?, d.elems_off?);
+                Some(if eo >= ko.saturating_add(ks.saturating_mul(8)) {
+                    MapVariant::SwissSplit
+                } else {
+                    MapVariant::Swiss
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The facts `mapscope info` prints.
+    pub fn info(&self) -> Info {
+        Info {
+            go_version: self.version.as_ref().map(|v| v.raw.clone()),
+            goos: self.goos().map(str::to_string),
+            goarch: self.goarch().to_string(),
+            experiments: self.experiments(),
+            variant: self.map_variant().variant,
+            dwarf: self.has_dwarf(),
+            symbols: self.has_symbols(),
+            functions: self.function_count(),
+            types: self.runtime_types().map_or(0, <[u64]>::len),
+            map_types: self
+                .map_types()
+                .map(|v| v.into_iter().map(|t| t.name).collect())
+                .unwrap_or_default(),
+        }
+    }
+}

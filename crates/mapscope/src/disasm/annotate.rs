@@ -1,0 +1,282 @@
+//! One function, decoded and annotated: every memory operand whose base
+//! register the tracking can follow to a map structure gets that
+//! structure's field name, and the offsets touched are collected for the
+//! cross-check against the layout knowledge.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use iced_x86::{FlowControl, Formatter, Instruction, IntelFormatter, MemorySizeOptions, OpKind};
+use serde::Serialize;
+
+use super::fields::FieldTable;
+use super::flow::{analyse, decode, is_invalid};
+use super::names;
+use super::regs::{label, mem_target, Base, Ctx, Off, State, Target};
+use super::{check_arch, hex, DisasmError};
+use crate::binary::{Func, GoBinary, Kind};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AnnotatedInstruction {
+    #[serde(serialize_with = "hex::u64")]
+    pub address: u64,
+    /// Intel syntax, as `go tool objdump -gnu` would print it.
+    pub text: String,
+    /// The map structure field the memory operand touches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Raw bytes, hex.
+    pub bytes: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// Symbol of a branch target or a static address (a type's name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Bytes that do not decode as an instruction.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub invalid: bool,
+}
+
+/// One offset of a map structure that the code touches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OffsetUse {
+    /// `hmap`, `maps.Map`, `maps.table`, `MapType`.
+    pub structure: String,
+    pub offset: i64,
+    /// The field it falls in; `None` means the layout knowledge has no field
+    /// there (a new Go release moved something).
+    pub field: Option<String>,
+    pub uses: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AnnotatedFunction {
+    pub name: String,
+    #[serde(serialize_with = "hex::u64")]
+    pub entry: u64,
+    #[serde(serialize_with = "hex::u64")]
+    pub end: u64,
+    pub instructions: Vec<AnnotatedInstruction>,
+    /// Distinct field labels annotated, sorted.
+    pub fields: Vec<String>,
+    /// Offsets of the header, table and map type the code touches.
+    pub offsets: Vec<OffsetUse>,
+    /// The subset of `offsets` that match no known field.
+    pub unknown_offsets: Vec<OffsetUse>,
+    pub invalid_instructions: usize,
+    /// Where the register tracking stopped short, in words.
+    pub notes: Vec<String>,
+}
+
+/// Annotates many functions of one binary, sharing the layout lookups.
+pub struct Annotator<'b> {
+    bin: &'b GoBinary,
+    fields: Option<FieldTable>,
+}
+
+impl<'b> Annotator<'b> {
+    pub fn new(bin: &'b GoBinary) -> Result<Annotator<'b>, DisasmError> {
+        check_arch(bin)?;
+        Ok(Annotator {
+            bin,
+            fields: FieldTable::for_binary(bin),
+        })
+    }
+
+    pub fn field_table(&self) -> Option<&FieldTable> {
+        self.fields.as_ref()
+    }
+
+    pub fn annotate(&self, f: &Func) -> Result<AnnotatedFunction, DisasmError> {
+        let bin = self.bin;
+        let len = f.end.saturating_sub(f.entry);
+        let bytes = bin.read_at(f.entry, len)?;
+        let dec = decode(bytes, f.entry);
+        let row = names::lookup(&f.name);
+        let entry = match row {
+            Some(r) => State::entry(r.args),
+            None => State::entry(&[]),
+        };
+        let ctx = Ctx {
+            fields: self.fields.as_ref(),
+            small: f.name.contains("Small"),
+            key_size: names::fast_key_size(&f.name),
+        };
+        let flow = analyse(&dec.insns, entry, &ctx);
+        let mut notes = Vec::new();
+        if self.fields.is_none() {
+            notes.push("map variant or runtime layout unknown: no field names".into());
+        }
+        if row.is_none() {
+            notes.push("not in the runtime map function table: entry registers unknown".into());
+        }
+        if dec.truncated {
+            notes.push(format!(
+                "function longer than {} bytes: decoded only that far",
+                super::flow::MAX_FUNC_BYTES
+            ));
+        }
+        if flow.budget_exhausted {
+            notes.push("register tracking ran out of its work budget: later labels may be missing".into());
+        }
+        let indirect = dec
+            .insns
+            .iter()
+            .filter(|i| i.flow_control() == FlowControl::IndirectBranch)
+            .count();
+        if indirect > 0 {
+            notes.push(format!("{indirect} indirect jump(s): their targets are not followed"));
+        }
+
+        let mut fmt = formatter();
+        let mut out = Vec::with_capacity(dec.insns.len());
+        let mut offsets: BTreeMap<(String, i64), (Option<String>, usize)> = BTreeMap::new();
+        let mut labels = BTreeSet::new();
+        let mut invalid = 0usize;
+        let mut unreached = 0usize;
+        let mut cursor = 0usize;
+        for (i, ins) in dec.insns.iter().enumerate() {
+            let st = flow.before.get(i).and_then(Option::as_ref);
+            let bad = is_invalid(ins);
+            invalid += usize::from(bad);
+            let off = usize::try_from(ins.ip().saturating_sub(f.entry)).unwrap_or(usize::MAX);
+            let raw = bytes.get(off..off.saturating_add(ins.len())).unwrap_or(&[]);
+            cursor = cursor.max(off.saturating_add(ins.len()));
+            let mut text = String::new();
+            if bad {
+                text.push_str("(bad)");
+            } else {
+                fmt.format(ins, &mut text);
+            }
+            let mut field = None;
+            match st {
+                Some(st) if !bad => {
+                    if let Some((b, o, l)) = field_of(&ctx, st, ins) {
+                        record(&mut offsets, &ctx, b, o, &l);
+                        labels.insert(l.clone());
+                        field = Some(l);
+                    }
+                }
+                None if !is_padding(ins) => unreached += 1,
+                _ => {}
+            }
+            let line = bin.line_for_pc(ins.ip());
+            out.push(AnnotatedInstruction {
+                address: ins.ip(),
+                text,
+                field,
+                bytes: hex::bytes(raw),
+                file: line.as_ref().and_then(|l| l.file.clone()),
+                line: line.and_then(|l| l.line),
+                target: self.target_of(f, ins),
+                invalid: bad,
+            });
+        }
+        if unreached > 0 {
+            notes.push(format!(
+                "{unreached} instruction(s) not reached from the entry along followed edges: not annotated"
+            ));
+        }
+        let offsets: Vec<OffsetUse> = offsets
+            .into_iter()
+            .map(|((structure, offset), (field, uses))| OffsetUse {
+                structure,
+                offset,
+                field,
+                uses,
+            })
+            .collect();
+        let unknown_offsets = offsets.iter().filter(|o| o.field.is_none()).cloned().collect();
+        Ok(AnnotatedFunction {
+            name: f.name.clone(),
+            entry: f.entry,
+            end: f.end,
+            instructions: out,
+            fields: labels.into_iter().collect(),
+            offsets,
+            unknown_offsets,
+            invalid_instructions: invalid,
+            notes,
+        })
+    }
+
+    /// `runtime.mapassign` for a call, `main.fill+0x2e0` for a jump, a type
+    /// name for `lea rax, [rip+…]` of a type descriptor.
+    fn target_of(&self, f: &Func, ins: &Instruction) -> Option<String> {
+        if matches!(ins.op0_kind(), OpKind::NearBranch64) {
+            let t = ins.near_branch_target();
+            if t >= f.entry && t < f.end {
+                return Some(format!("{}+{:#x}", f.name, t - f.entry));
+            }
+            let g = self.bin.func_for_pc(t)?;
+            return Some(if g.entry == t {
+                g.name
+            } else {
+                format!("{}+{:#x}", g.name, t - g.entry)
+            });
+        }
+        if ins.is_ip_rel_memory_operand() {
+            let a = ins.ip_rel_memory_address();
+            let md = self.bin.moduledata().ok()?;
+            if a >= md.types && a < md.etypes {
+                let t = self.bin.runtime_type(a).ok()?;
+                return (t.kind == Kind::Map || ins.mnemonic() == iced_x86::Mnemonic::Lea).then_some(t.name);
+            }
+        }
+        None
+    }
+}
+
+fn formatter() -> IntelFormatter {
+    let mut fmt = IntelFormatter::new();
+    let o = fmt.options_mut();
+    o.set_hex_prefix("0x");
+    o.set_hex_suffix("");
+    o.set_uppercase_hex(false);
+    o.set_space_after_operand_separator(true);
+    o.set_memory_size_options(MemorySizeOptions::Minimal);
+    o.set_show_branch_size(false);
+    o.set_branch_leading_zeros(false);
+    o.set_rip_relative_addresses(true);
+    o.set_small_hex_numbers_in_decimal(false);
+    fmt
+}
+
+/// Go pads functions with int3; an unreached pad is not worth a note.
+fn is_padding(ins: &Instruction) -> bool {
+    ins.mnemonic() == iced_x86::Mnemonic::Int3 || ins.mnemonic() == iced_x86::Mnemonic::Nop
+}
+
+/// The labelled memory operand of `ins`, if any.
+fn field_of(ctx: &Ctx<'_>, st: &State, ins: &Instruction) -> Option<(Base, Off, String)> {
+    let has_mem = (0..ins.op_count()).any(|i| ins.op_kind(i) == OpKind::Memory);
+    // Multi-byte nops carry a memory operand that is never accessed.
+    if !has_mem || ins.mnemonic() == iced_x86::Mnemonic::Nop {
+        return None;
+    }
+    let Target::Field(b, o) = mem_target(st, ins) else {
+        return None;
+    };
+    // `lea` computes an address without touching memory: label it all the
+    // same, it is how Go addresses a field it passes on.
+    let width = ins.memory_size().size() as u64;
+    label(ctx, b, o, width).map(|l| (b, o, l))
+}
+
+fn record(offsets: &mut BTreeMap<(String, i64), (Option<String>, usize)>, ctx: &Ctx<'_>, b: Base, o: Off, l: &str) {
+    let Off::At(n) = o else { return };
+    let Some(f) = ctx.fields else { return };
+    let list = match b {
+        Base::Header => f.header.as_ref(),
+        Base::Table => f.table.as_ref(),
+        Base::MapType => Some(&f.map_type),
+        _ => None,
+    };
+    let Some(list) = list else { return };
+    let known = !l.ends_with('?');
+    let e = offsets
+        .entry((list.label.clone(), n))
+        .or_insert_with(|| (known.then(|| l.to_string()), 0));
+    e.1 += 1;
+}

@@ -1,0 +1,130 @@
+//! Calls from non-runtime code to the runtime's map entry points, each with
+//! the map type whose descriptor the caller put in the first argument
+//! register (RAX) — the compiler materialises it with `lea rax, [rip+X]`
+//! right before the call, or earlier and keeps it in a register or spill
+//! slot, which the register tracking follows.
+
+use std::collections::HashMap;
+
+use iced_x86::{FlowControl, Register};
+use serde::Serialize;
+
+use super::flow::{analyse, decode};
+use super::names::{self, Arg, MapOp};
+use super::regs::{Ctx, State, Val};
+use super::{check_arch, hex, DisasmError};
+use crate::binary::{Func, GoBinary, Kind};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallSite {
+    /// The calling function (`main.fill`).
+    pub function: String,
+    /// Address of the call instruction.
+    #[serde(serialize_with = "hex::u64")]
+    pub address: u64,
+    pub callee: String,
+    pub op: MapOp,
+    /// reflect's name of the map type, when the descriptor in RAX is known.
+    pub map_type: Option<String>,
+    #[serde(serialize_with = "hex::opt_u64")]
+    pub map_type_address: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+/// Every map call site in non-runtime code.
+pub fn call_sites(bin: &GoBinary) -> Result<Vec<CallSite>, DisasmError> {
+    call_sites_where(bin, |_| true)
+}
+
+/// Map call sites in the non-runtime functions `keep` accepts.
+pub fn call_sites_where(bin: &GoBinary, keep: impl Fn(&Func) -> bool) -> Result<Vec<CallSite>, DisasmError> {
+    check_arch(bin)?;
+    let funcs: Vec<Func> = bin.functions().filter_map(Result::ok).collect();
+    // Entry address → (callee name, op, does RAX hold the type?).
+    let entries: HashMap<u64, (&str, MapOp, bool)> = funcs
+        .iter()
+        .filter_map(|f| {
+            let row = names::lookup(&f.name)?;
+            let op = row.op?;
+            Some((f.entry, (f.name.as_str(), op, row.args.first() == Some(&Arg::MapType))))
+        })
+        .collect();
+    let ctx = Ctx {
+        fields: None,
+        small: false,
+        key_size: None,
+    };
+    let mut types: HashMap<u64, Option<String>> = HashMap::new();
+    let mut out = Vec::new();
+    for f in funcs.iter().filter(|f| !names::is_runtime(&f.name) && keep(f)) {
+        let Ok(bytes) = bin.read_at(f.entry, f.end.saturating_sub(f.entry)) else {
+            continue;
+        };
+        let dec = decode(bytes, f.entry);
+        let calls: Vec<usize> = dec
+            .insns
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.flow_control() == FlowControl::Call && entries.contains_key(&i.near_branch_target()))
+            .map(|(k, _)| k)
+            .collect();
+        if calls.is_empty() || runtime_body(bin, f) {
+            continue;
+        }
+        let flow = analyse(&dec.insns, State::entry(&[]), &ctx);
+        for k in calls {
+            let Some(ins) = dec.insns.get(k) else { continue };
+            let Some(&(callee, op, typed)) = entries.get(&ins.near_branch_target()) else {
+                continue;
+            };
+            let rax = flow
+                .before
+                .get(k)
+                .and_then(Option::as_ref)
+                .map_or(Val::Unknown, |s| s.get(Register::RAX));
+            let addr = match rax {
+                Val::Const(a) if typed => Some(a),
+                _ => None,
+            };
+            let map_type = addr.and_then(|a| types.entry(a).or_insert_with(|| map_type_name(bin, a)).clone());
+            let line = bin.line_for_pc(ins.ip());
+            out.push(CallSite {
+                function: f.name.clone(),
+                address: ins.ip(),
+                callee: callee.to_string(),
+                op,
+                map_type_address: map_type.as_ref().and(addr),
+                map_type,
+                file: line.as_ref().and_then(|l| l.file.clone()),
+                line: line.and_then(|l| l.line),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Runtime code under another package's name: reflect's linknamed twins
+/// (`reflect.mapiterinit`, `reflect.addReflectOff`) are runtime bodies, so
+/// their calls are the runtime's own, not user code's. Told by the source
+/// file, which pclntab keeps even in stripped binaries.
+fn runtime_body(bin: &GoBinary, f: &Func) -> bool {
+    if names::lookup(&f.name).is_some() {
+        return true;
+    }
+    let file = bin.line_for_pc(f.entry).and_then(|l| l.file).unwrap_or_default();
+    let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
+    dir == "runtime" || dir.ends_with("/runtime") || dir.contains("internal/runtime/")
+}
+
+/// The name of the map type descriptor at `a`, if it is one.
+fn map_type_name(bin: &GoBinary, a: u64) -> Option<String> {
+    let md = bin.moduledata().ok()?;
+    if a < md.types || a >= md.etypes {
+        return None;
+    }
+    let t = bin.runtime_type(a).ok()?;
+    (t.kind == Kind::Map).then_some(t.name)
+}

@@ -1,0 +1,18 @@
+//! mapscope: the physical memory of Go maps, read from a Go program's own bytes.
+//!
+//! The library never prints, never exits and never panics on input: every read
+//! is bounds-checked and every traversal bounded. Each module owns a typed error;
+//! [`Error`] gathers them for callers that do not care which layer failed.
+
+pub mod binary;
+pub mod disasm;
+pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod hash;
+pub mod layout;
+pub mod maps;
+pub mod memory;
+pub mod values;
+
+pub use error::{Error, Result};
