@@ -9,9 +9,8 @@ use anyhow::Context;
 use mapscope::maps::classic::{tophash_state, ClassicHeader};
 use mapscope::maps::resolve::{resolve, NamedMap, ResolveError};
 use mapscope::maps::swiss::{ctrl_state, SwissHeader, TableInfo};
-use mapscope::maps::{Container, MapHandle, MapStats, Place};
-use mapscope::values::ValueDecoder;
-use serde::Serialize;
+use mapscope::maps::{Container, Entry, MapHandle, MapStats, Place};
+use mapscope::values::{Value, ValueDecoder};
 use serde_json::{json, Value as Json};
 
 use crate::output::{self, NotFound};
@@ -81,20 +80,81 @@ fn tag_state(map: &MapHandle, t: u8) -> &'static str {
     }
 }
 
-#[derive(Serialize)]
-struct SlotJson {
-    container: String,
-    index: u8,
-    tag: u8,
-    key_slot: String,
-    elem_slot: String,
+/// Appends `0x…` lowercase hex, as fmt and the JSON contract print addresses.
+fn push_hex(out: &mut Vec<u8>, v: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(b"0x");
+    let n = (64 - v.leading_zeros()).div_ceil(4).max(1);
+    for i in (0..n).rev() {
+        out.push(DIGITS[((v >> (i * 4)) & 0xf) as usize]);
+    }
 }
 
-#[derive(Serialize)]
-struct EntryJson {
-    key: mapscope::values::ValueJson,
-    value: mapscope::values::ValueJson,
-    slot: SlotJson,
+/// `s` is valid UTF-8 (checked by the caller).
+fn push_json_str(out: &mut Vec<u8>, s: &str) -> serde_json::Result<()> {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return Ok(());
+    }
+    serde_json::to_writer(&mut *out, s)
+}
+
+fn push_dec(out: &mut Vec<u8>, v: u8) {
+    if v >= 100 {
+        out.push(b'0' + v / 100);
+    }
+    if v >= 10 {
+        out.push(b'0' + (v / 10) % 10);
+    }
+    out.push(b'0' + v % 10);
+}
+
+/// One value's JSON. Plain values (most of a big map) are written directly:
+/// formatting through serde and `format!` was most of `show --json`'s time.
+/// Values with side data (funcs, interfaces, non-UTF-8, incomplete) take
+/// the full `ValueJson` form.
+fn push_value(out: &mut Vec<u8>, v: &Value, scratch: &mut Vec<u8>) -> serde_json::Result<()> {
+    scratch.clear();
+    v.write_go(scratch);
+    let text = match std::str::from_utf8(scratch) {
+        Ok(t) if v.func().is_none() && v.dynamic_type().is_none() && v.is_complete() => t,
+        _ => return serde_json::to_writer(&mut *out, &v.to_json()),
+    };
+    out.extend_from_slice(b"{\"go\":");
+    push_json_str(out, text)?;
+    out.extend_from_slice(b",\"address\":\"");
+    push_hex(out, v.addr);
+    out.extend_from_slice(b"\"}");
+    Ok(())
+}
+
+/// `{"key":…,"value":…,"slot":{…}}`; the slot's key/elem addresses are
+/// given only when they differ from the key's and value's (indirect slots).
+fn push_entry(out: &mut Vec<u8>, k: &Value, v: &Value, e: &Entry, scratch: &mut Vec<u8>) -> serde_json::Result<()> {
+    out.extend_from_slice(b"{\"key\":");
+    push_value(out, k, scratch)?;
+    out.extend_from_slice(b",\"value\":");
+    push_value(out, v, scratch)?;
+    out.extend_from_slice(b",\"slot\":{\"container\":\"");
+    push_hex(out, e.container);
+    out.extend_from_slice(b"\",\"index\":");
+    push_dec(out, e.slot);
+    out.extend_from_slice(b",\"tag\":");
+    push_dec(out, e.tag);
+    if e.key_slot != e.key {
+        out.extend_from_slice(b",\"key_slot\":\"");
+        push_hex(out, e.key_slot);
+        out.push(b'"');
+    }
+    if e.elem_slot != e.elem {
+        out.extend_from_slice(b",\"elem_slot\":\"");
+        push_hex(out, e.elem_slot);
+        out.push(b'"');
+    }
+    out.extend_from_slice(b"}}");
+    Ok(())
 }
 
 fn container_json(map: &MapHandle, c: &Container) -> Json {
@@ -173,30 +233,25 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
         out.write_all(head.get(..head.len().saturating_sub(1)).unwrap_or("{").as_bytes())?;
         write!(out, ",\"entries\":[")?;
         let mut n = 0usize;
+        let (mut buf, mut scratch) = (Vec::with_capacity(1 << 16), Vec::new());
         for e in map.entries().take(limit) {
             match e {
                 Ok(e) => {
                     let (k, v) = decoder.decode_entry(&plans, &e);
                     if n > 0 {
-                        out.write_all(b",")?;
+                        buf.push(b',');
                     }
-                    let entry = EntryJson {
-                        key: k.to_json(),
-                        value: v.to_json(),
-                        slot: SlotJson {
-                            container: hex(e.container),
-                            index: e.slot,
-                            tag: e.tag,
-                            key_slot: hex(e.key_slot),
-                            elem_slot: hex(e.elem_slot),
-                        },
-                    };
-                    serde_json::to_writer(&mut out, &entry)?;
+                    push_entry(&mut buf, &k, &v, &e, &mut scratch)?;
+                    if buf.len() >= 1 << 16 {
+                        out.write_all(&buf)?;
+                        buf.clear();
+                    }
                     n += 1;
                 }
                 Err(e) => errors.push(e.to_string()),
             }
         }
+        out.write_all(&buf)?;
         out.write_all(b"]")?;
         if args.physical {
             write!(out, ",\"physical\":[")?;

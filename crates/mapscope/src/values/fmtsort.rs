@@ -98,3 +98,83 @@ pub(crate) fn compare(a: &Value, b: &Value) -> Ordering {
         _ => rank(a).cmp(&rank(b)),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::values::value::{Dynamic, FieldValue};
+
+    fn v(kind: ValueKind) -> Value {
+        Value { addr: 0, kind }
+    }
+
+    fn keys(mut ks: Vec<Value>) -> Vec<String> {
+        let mut e: Vec<(Value, Value)> = ks.drain(..).map(|k| (k, v(ValueKind::Bool(true)))).collect();
+        sort_entries(&mut e);
+        e.iter().map(|(k, _)| k.go_string()).collect()
+    }
+
+    #[test]
+    fn numbers_numerically_nan_first() {
+        let f = |x: f64| v(ValueKind::Float64(x));
+        assert_eq!(
+            keys(vec![f(2.0), f(f64::NAN), f(-1.0), f(f64::NEG_INFINITY), f(10.0)]),
+            ["NaN", "-Inf", "-1", "2", "10"]
+        );
+        let i = |x: i64| v(ValueKind::Int(x));
+        assert_eq!(keys(vec![i(10), i(2), i(-3)]), ["-3", "2", "10"]);
+    }
+
+    #[test]
+    fn strings_bytewise_bools_false_first() {
+        let s = |x: &str| {
+            v(ValueKind::String {
+                bytes: x.as_bytes().to_vec(),
+                len: x.len() as u64,
+            })
+        };
+        assert_eq!(keys(vec![s("b"), s("B"), s(""), s("ab")]), ["", "B", "ab", "b"]);
+        assert_eq!(
+            keys(vec![v(ValueKind::Bool(true)), v(ValueKind::Bool(false))]),
+            ["false", "true"]
+        );
+    }
+
+    #[test]
+    fn structs_field_by_field_interfaces_nil_then_type_then_value() {
+        let st = |a: i64, b: i64| {
+            v(ValueKind::Struct {
+                fields: vec![
+                    FieldValue {
+                        name: Arc::from("A"),
+                        value: v(ValueKind::Int(a)),
+                    },
+                    FieldValue {
+                        name: Arc::from("B"),
+                        value: v(ValueKind::Int(b)),
+                    },
+                ],
+            })
+        };
+        assert_eq!(keys(vec![st(2, 1), st(1, 5), st(1, 2)]), ["{1 2}", "{1 5}", "{2 1}"]);
+        let iface = |t: u64, x: i64| {
+            v(ValueKind::Interface(Some(Box::new(Dynamic {
+                type_addr: t,
+                type_name: Arc::from("t"),
+                value: v(ValueKind::Int(x)),
+            }))))
+        };
+        assert_eq!(
+            keys(vec![
+                iface(0x200, 1),
+                iface(0x100, 9),
+                v(ValueKind::Interface(None)),
+                iface(0x100, 3)
+            ]),
+            ["<nil>", "3", "9", "1"]
+        );
+    }
+}

@@ -192,6 +192,10 @@ mod tests {
     #[test]
     fn value_stays_small() {
         // Millions of values are built per map: keep the node compact.
-        assert!(std::mem::size_of::<super::Value>() <= 64, "{}", std::mem::size_of::<super::Value>());
+        assert!(
+            std::mem::size_of::<super::Value>() <= 64,
+            "{}",
+            std::mem::size_of::<super::Value>()
+        );
     }
 }
