@@ -109,10 +109,20 @@ fn main() {
         };
         let exe = fx.binary_path().unwrap();
         let core = run.core_path("kernel").unwrap().unwrap();
-        let truth = run.truth().unwrap();
-        let n = truth.map("main.Bench").map_or(0, |m| m.len as u64);
         let (exe, core) = (exe.to_str().unwrap(), core.to_str().unwrap());
-        let label = format!("show --json main.Bench ({variant} {}, {n})", truth.variant);
+        // The entry count from mapscope itself (--limit 0), not from the
+        // truth: a parent holding the 1M-entry truth would inflate the peak
+        // RSS that wait4 reports for its forked children.
+        let head = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+            .args(["show", "--json", "--limit", "0", exe, core, "main.Bench"])
+            .output()
+            .expect("mapscope show --limit 0");
+        let head: serde_json::Value = serde_json::from_slice(&head.stdout).expect("show JSON");
+        let n = head["len"].as_u64().unwrap_or(0);
+        let label = format!(
+            "show --json main.Bench ({variant} {}, {n})",
+            head["variant"].as_str().unwrap_or("?")
+        );
         bench(&label, &["show", "--json", exe, core, "main.Bench"], Some(n));
         bench(&format!("maps ({variant})"), &["maps", exe, core], None);
     }

@@ -8,12 +8,12 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
-use mapscope::binary::{GoBinary, GoType};
-use mapscope::layout::RuntimeLayout;
 use mapscope::maps::classic::tophash_state;
+use mapscope::maps::resolve::resolve;
 use mapscope::maps::swiss::ctrl_state;
-use mapscope::maps::{MapHandle, MapShape, Place};
-use mapscope::memory::{CoreFile, Memory, MemoryExt};
+use mapscope::maps::{MapHandle, Place};
+use mapscope::memory::{CoreFile, Memory};
+use mapscope::values::ValueDecoder;
 use serde::Serialize;
 
 use crate::{output, Common};
@@ -56,14 +56,6 @@ fn hex(v: u64) -> String {
     format!("{v:#x}")
 }
 
-fn map_type(bin: &GoBinary, var_ty: Option<GoType>, name: &str) -> anyhow::Result<GoType> {
-    if let Some(t) = var_ty.filter(|t| t.map_descriptor().is_some()) {
-        return Ok(t);
-    }
-    bin.runtime_type_by_name(name)?
-        .ok_or_else(|| anyhow!("no runtime type descriptor for {name}"))
-}
-
 pub fn run(fixture: Option<&str>, common: &Common) -> anyhow::Result<()> {
     let name = fixture.unwrap_or(DEFAULT_FIXTURE);
     let fx = mapscope_fixtures::get(name)?;
@@ -72,41 +64,26 @@ pub fn run(fixture: Option<&str>, common: &Common) -> anyhow::Result<()> {
     let bin = super::open_binary(&exe, common)?;
     let mem: Arc<dyn Memory> =
         Arc::new(CoreFile::open_with_executable(&core, &exe).with_context(|| core.display().to_string())?);
-
-    let var = bin
-        .global(MAP)?
-        .ok_or_else(|| anyhow!("{MAP} is not among the binary's DWARF globals"))?
-        .clone();
-    let var_ty = var.ty.as_ref().and_then(|r| bin.type_by_id(r.id).ok());
-    let type_name = var.ty.as_ref().map(|r| r.name.clone()).unwrap_or_default();
-    let mt = map_type(&bin, var_ty, &type_name)?;
-    let desc = mt
-        .map_descriptor()
-        .ok_or_else(|| anyhow!("{type_name} has no map descriptor"))?;
-    let size_of = |r: Option<&mapscope::binary::TypeRef>| -> anyhow::Result<u64> {
-        let r = r.ok_or_else(|| anyhow!("{type_name}: key or elem type unknown"))?;
-        Ok(bin.type_by_id(r.id)?.size)
-    };
-    let shape = MapShape::from_descriptor(desc, size_of(mt.map_key())?, size_of(mt.elem())?)
-        .ok_or_else(|| anyhow!("{type_name}: incomplete map descriptor"))?;
-    let layout = RuntimeLayout::for_binary(&bin).ok_or_else(|| anyhow!("cannot tell the map runtime"))?;
+    let named = resolve(&bin, &*mem, MAP)?;
+    let type_name = named.map_type.name.clone();
     let variant = bin
         .map_variant()
         .variant
         .ok_or_else(|| anyhow!("cannot tell the map variant"))?;
-    let header = mem
-        .read_ptr(var.addr)
-        .with_context(|| format!("reading {MAP} at {:#x}", var.addr))?;
-    let map = MapHandle::open(mem.clone(), &layout, variant, header, shape)?;
+    let var = named.variable.ok_or_else(|| anyhow!("{MAP} is not a global"))?;
+    let header = named.header;
+    let map = MapHandle::for_type(mem.clone(), &bin, header, &named.map_type)?;
+    let decoder = ValueDecoder::new(&bin, mem.clone());
+    let plans = decoder.entry_plans(&named.map_type)?;
 
     let mut slots = Vec::new();
     for e in map.entries() {
         let e = e?;
-        let (kptr, klen) = (mem.read_ptr(e.key)?, mem.read_u64(e.key + 8)?);
-        let key = String::from_utf8_lossy(&mem.read_vec_capped(kptr, klen, 4096)?).into_owned();
-        let funcval = mem.read_ptr(e.elem)?;
-        let code = if funcval == 0 { 0 } else { mem.read_ptr(funcval)? };
-        let src = (code != 0).then(|| bin.line_for_pc(code)).flatten();
+        let (k, v) = decoder.decode_entry(&plans, &e);
+        let key = k.go_string();
+        let f = v.func();
+        let (funcval, code) = f.map_or((0, 0), |f| (f.funcval, f.pc));
+        let src = f.and_then(|f| f.symbol.as_ref());
         let place = match e.place {
             Place::Bucket { old, index, depth } => format!(
                 "{}bucket {index}{}",
@@ -135,9 +112,9 @@ pub fn run(fixture: Option<&str>, common: &Common) -> anyhow::Result<()> {
             elem_address: hex(e.elem),
             funcval: hex(funcval),
             code: hex(code),
-            function: src.as_ref().map(|s| s.function.clone()),
-            file: src.as_ref().and_then(|s| s.file.clone()),
-            line: src.as_ref().and_then(|s| s.line),
+            function: src.map(|s| s.name.clone()),
+            file: src.and_then(|s| s.file.clone()),
+            line: src.and_then(|s| s.line),
         });
     }
     slots.sort_by(|a, b| a.key.cmp(&b.key));
@@ -147,7 +124,7 @@ pub fn run(fixture: Option<&str>, common: &Common) -> anyhow::Result<()> {
         variant: Some(variant.as_str()),
         map: MAP,
         map_type: type_name,
-        variable: hex(var.addr),
+        variable: hex(var),
         header: hex(header),
         len: map.header_len(),
         slots,
