@@ -220,3 +220,52 @@ fn bad_input_is_a_one_line_error_with_exit_code_2() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Executables nobody here wrote: the Go toolchains' own `go`, `compile` and
+/// `link`, where installed (fixtures/toolchains.sh). Skipped on machines
+/// without them (CI).
+#[test]
+fn info_and_layout_on_the_go_toolchains_own_executables() {
+    let Some(home) = std::env::var_os("HOME") else { return };
+    let cache = std::path::Path::new(&home).join(".cache/mapscope/go");
+    let mut seen = 0;
+    for dir in std::fs::read_dir(&cache).into_iter().flatten().flatten() {
+        let root = dir.path().join("lib/python3.11/site-packages/go");
+        let version = dir.file_name().to_string_lossy().into_owned();
+        for tool in ["bin/go", "pkg/tool/linux_amd64/compile", "pkg/tool/linux_amd64/link"] {
+            let exe = root.join(tool);
+            if !exe.exists() {
+                continue;
+            }
+            let exe = exe.to_str().unwrap();
+            let info = json(&["info", "--json", exe]);
+            assert_eq!(
+                info["go_version"].as_str(),
+                Some(format!("go{version}").as_str()),
+                "{exe}"
+            );
+            let layout = json(&["layout", "--json", exe]);
+            assert_eq!(
+                layout["errors"].as_array().map(Vec::len),
+                Some(0),
+                "{exe}: {}",
+                layout["errors"]
+            );
+            let maps = layout["types"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t.get("map").is_some())
+                .count();
+            assert_eq!(maps, info["map_types"].as_array().unwrap().len(), "{exe}");
+            eprintln!(
+                "{exe}: {} functions, {} types, {maps} map types laid out",
+                info["functions"], info["types"]
+            );
+            seen += 1;
+        }
+    }
+    if seen == 0 {
+        eprintln!("no Go toolchains under {}: skipped", cache.display());
+    }
+}

@@ -101,3 +101,44 @@ fn maps_of_a_running_process_match_its_truth() {
         }
     }
 }
+
+#[test]
+fn show_of_a_running_process_matches_its_truth() {
+    for variant in ["go1.22", "go1.27-split"] {
+        let (running, truth, exe) = start(variant);
+        let pid = running.child.id().to_string();
+        for pause in [false, true] {
+            for name in [
+                "main.Handlers",
+                "main.Strings",
+                "main.AnyVals",
+                "main.Huge",
+                "main.MidGrowth",
+            ] {
+                let m = truth.map(name).unwrap();
+                let mut args = vec!["show", "--json", exe.to_str().unwrap(), "--pid", &pid, name];
+                if pause {
+                    args.push("--pause");
+                }
+                let doc = mapscope_json(&args);
+                let mut got: Vec<(String, String)> = doc["entries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| {
+                        (
+                            e["key"]["go"].as_str().unwrap().into(),
+                            e["value"]["go"].as_str().unwrap().into(),
+                        )
+                    })
+                    .collect();
+                let mut want = m.entries.clone();
+                got.sort();
+                want.sort();
+                assert_eq!(got, want, "{variant} {name} pause={pause}");
+            }
+            let s = state(running.child.id());
+            assert!(s == 'S' || s == 'R', "{variant}: process left in state {s}");
+        }
+    }
+}

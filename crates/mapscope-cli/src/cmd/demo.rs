@@ -8,10 +8,8 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
-use mapscope::maps::classic::tophash_state;
 use mapscope::maps::resolve::resolve;
-use mapscope::maps::swiss::ctrl_state;
-use mapscope::maps::{MapHandle, Place};
+use mapscope::maps::MapHandle;
 use mapscope::memory::{CoreFile, Memory};
 use mapscope::values::ValueDecoder;
 use serde::Serialize;
@@ -84,23 +82,8 @@ pub fn run(fixture: Option<&str>, common: &Common) -> anyhow::Result<()> {
         let f = v.func();
         let (funcval, code) = f.map_or((0, 0), |f| (f.funcval, f.pc));
         let src = f.and_then(|f| f.symbol.as_ref());
-        let place = match e.place {
-            Place::Bucket { old, index, depth } => format!(
-                "{}bucket {index}{}",
-                if old { "old " } else { "" },
-                if depth > 0 {
-                    format!(" overflow {depth}")
-                } else {
-                    String::new()
-                }
-            ),
-            Place::Group { table: None, .. } => "small map's group".into(),
-            Place::Group { table: Some(t), index } => format!("table {t} group {index}"),
-        };
-        let tag_state = match map {
-            MapHandle::Classic(_) => tophash_state(e.tag),
-            MapHandle::Swiss(_) => ctrl_state(e.tag),
-        };
+        let place = e.place.to_string();
+        let tag_state = map.tag_state(e.tag);
         slots.push(DemoSlot {
             container: hex(e.container),
             place,

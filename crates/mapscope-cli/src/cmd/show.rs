@@ -6,9 +6,9 @@
 use std::io::Write;
 
 use anyhow::Context;
-use mapscope::maps::classic::{tophash_state, ClassicHeader};
+use mapscope::maps::classic::ClassicHeader;
 use mapscope::maps::resolve::{resolve, NamedMap, ResolveError};
-use mapscope::maps::swiss::{ctrl_state, SwissHeader, TableInfo};
+use mapscope::maps::swiss::{SwissHeader, TableInfo};
 use mapscope::maps::{Container, Entry, MapHandle, MapStats, Place};
 use mapscope::values::{Value, ValueDecoder};
 use serde_json::{json, Value as Json};
@@ -70,13 +70,6 @@ fn place_json(p: &Place) -> Json {
             json!({"array": if old { "old" } else { "current" }, "bucket": index, "overflow_depth": depth})
         }
         Place::Group { table, index } => json!({"table": table, "group": index}),
-    }
-}
-
-fn tag_state(map: &MapHandle, t: u8) -> &'static str {
-    match map {
-        MapHandle::Classic(_) => tophash_state(t),
-        MapHandle::Swiss(_) => ctrl_state(t),
     }
 }
 
@@ -163,7 +156,7 @@ fn container_json(map: &MapHandle, c: &Container) -> Json {
         "place": place_json(&c.place),
         "address": hex(c.addr),
         "tags": c.tags.iter().map(|t| format!("{t:#04x}")).collect::<Vec<_>>(),
-        "states": c.tags.iter().map(|&t| tag_state(map, t)).collect::<Vec<_>>(),
+        "states": c.tags.iter().map(|&t| map.tag_state(t)).collect::<Vec<_>>(),
         "slots": (0..8u8).map(|i| json!({
             "key": hex(c.addr.wrapping_add(shape.key_offset(i))),
             "elem": hex(c.addr.wrapping_add(shape.elem_offset(i))),
@@ -415,23 +408,11 @@ fn print_text(
 }
 
 fn print_container(out: &mut impl Write, map: &MapHandle, c: &Container) -> std::io::Result<()> {
-    let place = match c.place {
-        Place::Bucket { old, index, depth } => format!(
-            "{}bucket {index}{}",
-            if old { "old " } else { "" },
-            if depth > 0 {
-                format!(" overflow {depth}")
-            } else {
-                String::new()
-            }
-        ),
-        Place::Group { table: None, .. } => "group (small map)".into(),
-        Place::Group { table: Some(t), index } => format!("table {t} group {index}"),
-    };
+    let place = c.place.to_string();
     let tags: Vec<String> = c
         .tags
         .iter()
-        .map(|&t| format!("{t:02x}:{}", tag_state(map, t)))
+        .map(|&t| format!("{t:02x}:{}", map.tag_state(t)))
         .collect();
     write!(out, "  {place:<24} {:#x}  [{}]", c.addr, tags.join(" "))?;
     if c.overflow != 0 {

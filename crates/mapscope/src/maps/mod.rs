@@ -32,6 +32,22 @@ pub enum Place {
     Group { table: Option<usize>, index: u64 },
 }
 
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Place::Bucket { old, index, depth } => {
+                write!(f, "{}bucket {index}", if old { "old " } else { "" })?;
+                if depth > 0 {
+                    write!(f, " overflow {depth}")?;
+                }
+                Ok(())
+            }
+            Place::Group { table: None, .. } => write!(f, "group (small map)"),
+            Place::Group { table: Some(t), index } => write!(f, "table {t} group {index}"),
+        }
+    }
+}
+
 /// A bucket or group as read: its address, the 8 tag bytes (tophash or
 /// control bytes) and, for a classic bucket, the overflow pointer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -57,6 +57,14 @@ impl MapHandle {
         }
     }
 
+    /// What a tophash (classic) or control byte (Swiss) says about its slot.
+    pub fn tag_state(&self, tag: u8) -> &'static str {
+        match self {
+            MapHandle::Classic(_) => super::classic::tophash_state(tag),
+            MapHandle::Swiss(_) => super::swiss::ctrl_state(tag),
+        }
+    }
+
     pub fn containers(&self) -> Box<dyn Iterator<Item = Result<Container, MapError>> + Send + '_> {
         match self {
             MapHandle::Classic(m) => Box::new(m.buckets()),
