@@ -24,7 +24,10 @@ impl Drop for Running {
 
 fn start(variant: &str) -> (Running, mapscope_fixtures::Truth, PathBuf) {
     let exe = mapscope_fixtures::get(variant).unwrap().binary_path().unwrap();
-    let dir = std::env::temp_dir().join(format!("mapscope-live-{variant}-{}", std::process::id()));
+    // Tests run in parallel: each start gets its own directory.
+    static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("mapscope-live-{variant}-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let truth_path = dir.join("truth.json");
     let child = Command::new(&exe)

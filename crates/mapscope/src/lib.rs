@@ -13,6 +13,7 @@ pub mod hash;
 pub mod layout;
 pub mod maps;
 pub mod memory;
+pub mod path;
 pub mod values;
 
 pub use error::{Error, Result};

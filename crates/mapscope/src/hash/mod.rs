@@ -13,6 +13,7 @@
 //! - [`placement`]: bucket, tophash, h1/h2, directory index, probe sequence.
 
 mod aes;
+mod from_type;
 mod generated;
 mod hasher;
 mod keytype;
