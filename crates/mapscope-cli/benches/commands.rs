@@ -7,6 +7,8 @@
 //! - `show --json > /dev/null` on the 1M-entry `map[uint64]uint32` of the
 //!   corpus's bench runs, classic (go1.22) and Swiss (go1.26) — target
 //!   ≤ 0.5 s and ≤ 300 MB peak RSS.
+//! - `path` of one key of that map (key 500000·1000003, found by hashing,
+//!   not by scanning) — target ≤ 20 ms.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -125,5 +127,10 @@ fn main() {
         );
         bench(&label, &["show", "--json", exe, core, "main.Bench"], Some(n));
         bench(&format!("maps ({variant})"), &["maps", exe, core], None);
+        bench(
+            &format!("path main.Bench 500001500000 ({variant})"),
+            &["path", exe, core, "main.Bench", "500001500000"],
+            None,
+        );
     }
 }

@@ -76,6 +76,9 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// The addressing path of one key (hash, bucket or group, slot, key, elem),
+    /// proved with the target's own hash; or with --all every entry's placement.
+    Path(cmd::path::PathArgs),
     /// Runs the main job on the fixture bundled in the repository.
     Demo {
         /// Which fixture variant (`go1.22`, `go1.27-split`, …; default go1.26).
@@ -131,6 +134,7 @@ fn main() -> ExitCode {
             let map = rest.first().map(String::as_str).unwrap_or_default();
             cmd::show::run(&target, core, &cmd::show::ShowArgs { map, physical, limit }, &common)
         }),
+        Command::Path(args) => cmd::path::run(&args),
         Command::Disasm { exe, func, common } => cmd::disasm::run(&exe, func.as_deref(), &common),
         Command::Demo { fixture, common } => cmd::demo::run(fixture.as_deref(), &common),
     };

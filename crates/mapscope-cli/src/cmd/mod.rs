@@ -3,6 +3,7 @@ pub mod disasm;
 pub mod info;
 pub mod layout;
 pub mod maps;
+pub mod path;
 pub mod show;
 pub mod target;
 

@@ -63,7 +63,9 @@ fn build(bin: &GoBinary, ty: &GoType, depth: usize) -> Result<KeyType, HashError
             }
             KeyType::Struct { size: ty.size, fields }
         }
-        Kind::Func | Kind::Map | Kind::Slice => return Err(HashError::BadKeyType("func, map and slice values are not comparable")),
+        Kind::Func | Kind::Map | Kind::Slice => {
+            return Err(HashError::BadKeyType("func, map and slice values are not comparable"))
+        }
         Kind::Invalid => return Err(HashError::BadKeyType("invalid type")),
     })
 }

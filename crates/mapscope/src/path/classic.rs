@@ -27,15 +27,24 @@ pub(crate) fn chain_limit(m: &ClassicMap) -> u64 {
         .saturating_add(4096)
 }
 
-pub(crate) fn trace(look: &Lookup<'_, '_>, m: &ClassicMap, hash: Option<u64>, rec: &mut Recorder<'_>) -> Result<Traced, PathError> {
-    let hmap = look.pm.layout.get(HMAP_NAME).ok_or(crate::maps::MapError::UnknownRuntime)?;
+pub(crate) fn trace(
+    look: &Lookup<'_, '_>,
+    m: &ClassicMap,
+    hash: Option<u64>,
+    rec: &mut Recorder<'_>,
+) -> Result<Traced, PathError> {
+    let hmap = look
+        .pm
+        .layout
+        .get(HMAP_NAME)
+        .ok_or(crate::maps::MapError::UnknownRuntime)?;
     let h = &m.header;
-    let field = |rec: &mut Recorder<'_>, name: &'static str, what: &str| -> Result<Vec<u8>, PathError> {
+    let field = |rec: &mut Recorder<'_>, name: &'static str, what: &str| -> Result<u64, PathError> {
         let f = hmap.field(name).ok_or(crate::maps::MapError::Layout {
             structure: HMAP_NAME,
             field: name,
         })?;
-        rec.read(HMAP_NAME, format!("hmap.{name}: {what}"), h.addr, f.offset, f.size)
+        rec.read_num(HMAP_NAME, format!("hmap.{name}: {what}"), h.addr, f.offset, f.size)
     };
     let mut notes = Vec::new();
     field(rec, "hash0", "the seed")?;
@@ -51,8 +60,8 @@ pub(crate) fn trace(look: &Lookup<'_, '_>, m: &ClassicMap, hash: Option<u64>, re
     let b = h.b;
     let bucket = classic_bucket(hash, b)?;
     let top = classic_tophash(hash);
-    let buckets = super::le_u64(&field(rec, "buckets", "the bucket array")?);
-    let old = super::le_u64(&field(rec, "oldbuckets", "the old array (non-nil while growing)")?);
+    let buckets = field(rec, "buckets", "the bucket array")?;
+    let old = field(rec, "oldbuckets", "the old array (non-nil while growing)")?;
     let size = m.shape.container_size();
     let mut placement = Placement::Classic {
         b,
@@ -76,8 +85,13 @@ pub(crate) fn trace(look: &Lookup<'_, '_>, m: &ClassicMap, hash: Option<u64>, re
         field(rec, "nevacuate", "old buckets below this are evacuated")?;
         let ob = classic_old_bucket(hash, b, h.same_size_grow())?;
         let oaddr = old.wrapping_add(ob.wrapping_mul(size));
-        let t0 = rec.read("old bucket", format!("old bucket {ob} tophash[0]: evacuated?"), oaddr, 0, 1)?;
-        let t0 = t0.first().copied().unwrap_or(0);
+        let t0 = rec.read_num(
+            "old bucket",
+            format!("old bucket {ob} tophash[0]: evacuated?"),
+            oaddr,
+            0,
+            1,
+        )? as u8;
         let used_old = !evacuated(t0);
         rec.note_last(if used_old {
             format!("not evacuated ({}): the lookup searches the old bucket", state(t0))
@@ -110,7 +124,9 @@ pub(crate) fn trace(look: &Lookup<'_, '_>, m: &ClassicMap, hash: Option<u64>, re
     let mut probed = 0u64;
     'chain: while addr != 0 {
         if !visited.insert(addr) || probed > limit {
-            notes.push(format!("the overflow chain loops or exceeds {limit} buckets at {addr:#x}: corrupt"));
+            notes.push(format!(
+                "the overflow chain loops or exceeds {limit} buckets at {addr:#x}: corrupt"
+            ));
             break;
         }
         probed += 1;
@@ -119,23 +135,27 @@ pub(crate) fn trace(look: &Lookup<'_, '_>, m: &ClassicMap, hash: Option<u64>, re
         } else {
             format!("{structure} {index} overflow {depth} tophash[0..8]")
         };
+        let tags_step = rec.steps.len();
         let tags = rec.read(structure, name, addr, 0, 8)?;
         for (i, &t) in tags.iter().enumerate() {
             let slot = i as u8;
             if t != top {
                 if t == EMPTY_REST {
-                    rec.note_last(format!("slot {i} is emptyRest: the search ends here"));
+                    rec.note_at(tags_step, format!("slot {i} is emptyRest: the search ends here"));
                     break 'chain;
                 }
                 continue;
             }
             let key_off = look.pm.map.shape().key_offset(slot);
-            let (key, eq) = look.compare_at(rec, structure, addr, key_off, slot)?;
+            let (key, eq, step) = look.compare_at(rec, structure, addr, key_off, slot)?;
             if !eq {
-                rec.note_last(format!("tophash {top:#04x} matches in slot {i}, the key differs"));
+                rec.note_at(step, format!("tophash {top:#04x} matches in slot {i}, the key differs"));
                 continue;
             }
-            rec.note_last(format!("tophash {top:#04x} matches in slot {i}, and the key is equal"));
+            rec.note_at(
+                step,
+                format!("tophash {top:#04x} matches in slot {i}, and the key is equal"),
+            );
             let shape = look.pm.map.shape();
             let elem_slot = addr.wrapping_add(shape.elem_offset(slot));
             let elem = if shape.indirect_elem {
@@ -167,7 +187,12 @@ pub(crate) fn trace(look: &Lookup<'_, '_>, m: &ClassicMap, hash: Option<u64>, re
                 notes,
             });
         }
-        addr = rec.read_u64(structure, format!("{structure} {index} overflow pointer"), addr, size.saturating_sub(8))?;
+        addr = rec.read_u64(
+            structure,
+            format!("{structure} {index} overflow pointer"),
+            addr,
+            size.saturating_sub(8),
+        )?;
         depth = depth.saturating_add(1);
     }
     Ok(Traced {

@@ -49,7 +49,13 @@ fn hop(pm: &PathMap<'_>, rec: &mut Recorder<'_>, elem: u64, ty: &GoType) -> Resu
         Kind::String => {
             let (p, n) = (word(elem), word(elem.wrapping_add(8)));
             if n > 0 {
-                rec.read("string data", format!("the value's bytes ({n})"), p, 0, n.min(STEP_BYTES as u64))?;
+                rec.read(
+                    "string data",
+                    format!("the value's bytes ({n})"),
+                    p,
+                    0,
+                    n.min(STEP_BYTES as u64),
+                )?;
             }
         }
         Kind::Interface => {
@@ -65,7 +71,13 @@ fn hop(pm: &PathMap<'_>, rec: &mut Recorder<'_>, elem: u64, ty: &GoType) -> Resu
             };
             let name = pm.bin.runtime_type_name(type_addr).unwrap_or_else(|_| "?".into());
             let dynamic = pm.bin.runtime_type(type_addr)?;
-            rec.read("type", format!("the dynamic type {name} (abi.Type.Size_)"), type_addr, 0, 8)?;
+            rec.read_num(
+                "type",
+                format!("the dynamic type {name} (abi.Type.Size_)"),
+                type_addr,
+                0,
+                8,
+            )?;
             if pm.bin.runtime_type_direct_iface(type_addr).unwrap_or(false) {
                 // Pointer-shaped: the data word is the value; follow it as one.
                 return hop_direct(pm, rec, elem.wrapping_add(8), &dynamic);

@@ -36,8 +36,28 @@ fn bad(ty: &GoType, input: &str, why: impl std::fmt::Display) -> PathError {
     }
 }
 
+/// The runtime descriptor of a type by name: the type index, then DWARF
+/// (which names the descriptor of each type it describes).
+pub fn type_by_name(bin: &GoBinary, name: &str) -> Option<u64> {
+    bin.runtime_type_by_name(name)
+        .ok()
+        .flatten()
+        .and_then(|t| t.runtime_addr)
+        .or_else(|| bin.dwarf_type_by_name(name).ok().flatten().and_then(|t| t.runtime_addr))
+}
+
 /// Parses `spec` as a key of type `ty` (the map's key type).
 pub fn parse_key(bin: &GoBinary, ty: &GoType, spec: &KeySpec) -> Result<ParsedKey, PathError> {
+    parse_key_with(ty, spec, &|name| type_by_name(bin, name))
+}
+
+/// [`parse_key`] with the caller's way of finding the runtime descriptor of
+/// an interface key's dynamic type (`int`, `string`, `float64`, …).
+pub fn parse_key_with(
+    ty: &GoType,
+    spec: &KeySpec,
+    find_type: &dyn Fn(&str) -> Option<u64>,
+) -> Result<ParsedKey, PathError> {
     match spec {
         KeySpec::Hex(h) => {
             let bytes = unhex(h).ok_or_else(|| bad(ty, h, "not a hex byte string"))?;
@@ -56,7 +76,7 @@ pub fn parse_key(bin: &GoBinary, ty: &GoType, spec: &KeySpec) -> Result<ParsedKe
                 regions: Vec::new(),
             })
         }
-        KeySpec::Literal(text) => literal(bin, ty, text.trim()).map_err(|why| bad(ty, text, why)),
+        KeySpec::Literal(text) => literal(find_type, ty, text.trim()).map_err(|why| bad(ty, text, why)),
     }
 }
 
@@ -76,7 +96,7 @@ fn plain(slot: Vec<u8>) -> ParsedKey {
     }
 }
 
-fn literal(bin: &GoBinary, ty: &GoType, text: &str) -> Result<ParsedKey, String> {
+fn literal(find_type: &dyn Fn(&str) -> Option<u64>, ty: &GoType, text: &str) -> Result<ParsedKey, String> {
     let size = ty.size;
     match ty.kind {
         Kind::String => Ok(string_key(match text.chars().next() {
@@ -101,7 +121,11 @@ fn literal(bin: &GoBinary, ty: &GoType, text: &str) -> Result<ParsedKey, String>
         Kind::Uint | Kind::Uint8 | Kind::Uint16 | Kind::Uint32 | Kind::Uint64 | Kind::Uintptr => {
             let v = integer(text)?;
             let bits = size.saturating_mul(8).clamp(8, 64) as u32;
-            let hi = if bits == 64 { u64::MAX as i128 } else { (1i128 << bits) - 1 };
+            let hi = if bits == 64 {
+                u64::MAX as i128
+            } else {
+                (1i128 << bits) - 1
+            };
             if v < 0 || v > hi {
                 return Err(format!("{v} overflows {}", ty.name));
             }
@@ -109,7 +133,11 @@ fn literal(bin: &GoBinary, ty: &GoType, text: &str) -> Result<ParsedKey, String>
         }
         // A pointer-shaped key is typed as the address fmt prints (or nil).
         Kind::Pointer | Kind::Chan | Kind::UnsafePointer => {
-            let v = if matches!(text, "nil" | "<nil>") { 0 } else { integer(text)? };
+            let v = if matches!(text, "nil" | "<nil>") {
+                0
+            } else {
+                integer(text)?
+            };
             u64::try_from(v)
                 .map(|v| plain(le_bytes(v, size)))
                 .map_err(|_| "an address is not negative".into())
@@ -128,15 +156,20 @@ fn literal(bin: &GoBinary, ty: &GoType, text: &str) -> Result<ParsedKey, String>
             b.extend_from_slice(&float64(im)?.to_bits().to_le_bytes());
             Ok(plain(b))
         }
-        Kind::Interface => interface(bin, text),
+        Kind::Interface => interface(find_type, ty, text),
         _ => Err(format!("a {} key is given with --key-hex (its memory image)", ty.name)),
     }
 }
 
 /// An untyped constant in an `interface{}` takes Go's default type.
-fn interface(bin: &GoBinary, text: &str) -> Result<ParsedKey, String> {
+fn interface(find_type: &dyn Fn(&str) -> Option<u64>, ty: &GoType, text: &str) -> Result<ParsedKey, String> {
     if matches!(text, "nil" | "<nil>") {
         return Ok(plain(vec![0; 16]));
+    }
+    // An interface with methods holds an itab, not a type: only nil can be
+    // typed as a literal.
+    if has_methods(ty) {
+        return Err(format!("a {} key other than nil is given with --key-hex", ty.name));
     }
     let (type_name, value): (&str, Vec<u8>) = match text.chars().next() {
         Some('"') | Some('`') => ("string", Vec::new()),
@@ -153,12 +186,9 @@ fn interface(bin: &GoBinary, text: &str) -> Result<ParsedKey, String> {
             Err(_) => ("float64", float64(text)?.to_bits().to_le_bytes().to_vec()),
         },
     };
-    let ty = bin
-        .runtime_type_by_name(type_name)
-        .ok()
-        .flatten()
-        .and_then(|t| t.runtime_addr)
-        .ok_or_else(|| format!("the binary has no {type_name} type, so no such key can be in the map"))?;
+    let ty = find_type(type_name).ok_or_else(|| {
+        format!("no {type_name} type found in the binary or among the map's keys, so no such key is in the map")
+    })?;
     let mut regions = Vec::new();
     let data = if type_name == "string" {
         let s = unquote(text)?;
@@ -173,6 +203,10 @@ fn interface(bin: &GoBinary, text: &str) -> Result<ParsedKey, String> {
     let mut slot = ty.to_le_bytes().to_vec();
     slot.extend_from_slice(&IFACE_VALUE.to_le_bytes());
     Ok(ParsedKey { slot, regions })
+}
+
+fn has_methods(ty: &GoType) -> bool {
+    matches!(&ty.detail, crate::binary::TypeDetail::Interface { methods } if !methods.is_empty())
 }
 
 fn le_bytes(v: u64, size: u64) -> Vec<u8> {
@@ -192,7 +226,12 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
     if digits.len() % 2 != 0 {
         return None;
     }
-    Some(digits.chunks_exact(2).map(|p| p.iter().fold(0u8, |a, d| (a << 4) | d)).collect())
+    Some(
+        digits
+            .chunks_exact(2)
+            .map(|p| p.iter().fold(0u8, |a, d| (a << 4) | d))
+            .collect(),
+    )
 }
 
 /// A Go integer literal (decimal, `0x`, `0o`, `0b`, legacy `0755` octal,
@@ -245,7 +284,11 @@ fn float_text(text: &str) -> Result<String, String> {
     if t.starts_with('\'') || t.to_ascii_lowercase().starts_with("0x") || t.to_ascii_lowercase().starts_with("-0x") {
         return integer(text).map(|v| v.to_string());
     }
-    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+' | b'_')) {
+    if t.is_empty()
+        || !t
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+' | b'_'))
+    {
         return Err(format!("{text:?} is not a Go float literal"));
     }
     Ok(t.chars().filter(|&c| c != '_').collect())

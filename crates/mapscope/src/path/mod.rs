@@ -47,11 +47,7 @@ use crate::values::{FuncSymbol, ValueDecoder};
 #[non_exhaustive]
 pub enum PathError {
     #[error("key {key:?} does not fit the key type {key_type}: {why}")]
-    BadKey {
-        key: String,
-        key_type: String,
-        why: String,
-    },
+    BadKey { key: String, key_type: String, why: String },
     #[error("{0}")]
     Unsupported(String),
     #[error("{0} is a nil map: it has no buckets or groups")]
@@ -92,15 +88,18 @@ pub struct Step {
     pub read: Vec<u8>,
     /// Part of the runtime's lookup (false for the hops behind the value).
     pub lookup: bool,
+    /// The read is one scalar (a field, a pointer): shown as a number, not
+    /// as bytes in memory order.
+    pub number: bool,
     pub note: Option<String>,
 }
 
 impl Step {
-    /// What was read: up to 8 bytes as the little-endian number they hold
-    /// (pointers and fields read naturally), longer reads as their bytes in
+    /// What was read: a scalar field or pointer as the little-endian number
+    /// it holds, anything else (tag bytes, keys, strings) as its bytes in
     /// memory order.
     pub fn read_hex(&self) -> String {
-        if self.read.len() <= 8 {
+        if self.number && self.read.len() <= 8 {
             let mut w = [0u8; 8];
             if let Some(dst) = w.get_mut(..self.read.len()) {
                 dst.copy_from_slice(&self.read);
@@ -242,8 +241,36 @@ impl<'m> Recorder<'m> {
         Ok(bytes)
     }
 
-    pub fn read_u64(&mut self, structure: &str, what: impl Into<String>, base: u64, offset: u64) -> Result<u64, PathError> {
-        self.read(structure, what, base, offset, 8).map(|b| le_u64(&b))
+    pub fn read_u64(
+        &mut self,
+        structure: &str,
+        what: impl Into<String>,
+        base: u64,
+        offset: u64,
+    ) -> Result<u64, PathError> {
+        self.read_num(structure, what, base, offset, 8)
+    }
+
+    /// Reads a scalar field of `len` (≤ 8) bytes, recorded as a number.
+    pub fn read_num(
+        &mut self,
+        structure: &str,
+        what: impl Into<String>,
+        base: u64,
+        offset: u64,
+        len: u64,
+    ) -> Result<u64, PathError> {
+        let b = self.read(structure, what, base, offset, len.min(8))?;
+        if let Some(s) = self.steps.last_mut() {
+            s.number = true;
+        }
+        Ok(le_u64(&b))
+    }
+
+    pub fn note_at(&mut self, index: usize, note: impl Into<String>) {
+        if let Some(s) = self.steps.get_mut(index) {
+            s.note = Some(note.into());
+        }
     }
 
     /// Records a read made elsewhere (already in hand).
@@ -258,6 +285,7 @@ impl<'m> Recorder<'m> {
             size: len,
             read: bytes.get(..STEP_BYTES).unwrap_or(bytes).to_vec(),
             lookup: !self.hops,
+            number: false,
             note: None,
         });
     }
@@ -479,6 +507,21 @@ impl<'b> PathMap<'b> {
         })
     }
 
+    /// Parses a key for this map. An `interface{}` key typed as a literal
+    /// needs its dynamic type's descriptor: by name, else the type word of
+    /// a stored key whose dynamic type has that name.
+    pub fn parse_key(&self, spec: &KeySpec) -> Result<ParsedKey, PathError> {
+        let from_keys = |name: &str| -> Option<u64> {
+            self.map.entries().map_while(Result::ok).find_map(|e| {
+                let w = crate::memory::MemoryExt::read_u64(&*self.mem, e.key).ok()?;
+                (w != 0 && self.bin.runtime_type_name(w).ok()? == name).then_some(w)
+            })
+        };
+        key::parse_key_with(&self.key_type, spec, &|name| {
+            key::type_by_name(self.bin, name).or_else(|| from_keys(name))
+        })
+    }
+
     /// Checks the placement of every entry: see [`VerifyReport`].
     pub fn verify_all(&self, max_listed: usize) -> VerifyReport {
         verify::verify_all(self, max_listed)
@@ -492,14 +535,9 @@ fn overlay_for(mem: &Arc<dyn Memory>, key: &ParsedKey, key_at: u64) -> Overlay {
 }
 
 /// Opens `named` and traces one key given as the user typed it.
-pub fn trace_key(
-    bin: &GoBinary,
-    mem: Arc<dyn Memory>,
-    named: NamedMap,
-    spec: &KeySpec,
-) -> Result<KeyPath, PathError> {
+pub fn trace_key(bin: &GoBinary, mem: Arc<dyn Memory>, named: NamedMap, spec: &KeySpec) -> Result<KeyPath, PathError> {
     let pm = PathMap::open(bin, mem, named)?;
-    let key = parse_key(bin, &pm.key_type, spec)?;
+    let key = pm.parse_key(spec)?;
     pm.trace(&key)
 }
 
@@ -539,8 +577,9 @@ pub(crate) struct Traced {
 }
 
 impl Lookup<'_, '_> {
-    /// The key bytes stored at `key_slot` (following an indirect key), and
-    /// whether they equal the looked-up key; records the reads.
+    /// The key stored in slot `slot` at `container + key_off` (following an
+    /// indirect key): its address, whether it equals the looked-up key, and
+    /// the index of the step that read the slot. Records the reads.
     pub fn compare_at(
         &self,
         rec: &mut Recorder<'_>,
@@ -548,22 +587,29 @@ impl Lookup<'_, '_> {
         container: u64,
         key_off: u64,
         slot: u8,
-    ) -> Result<(u64, bool), PathError> {
+    ) -> Result<(u64, bool, usize), PathError> {
         let shape = self.pm.map.shape();
         let ks = shape.key_size;
+        let step = rec.steps.len();
         let key = if shape.indirect_key {
-            let p = rec.read_u64(structure, format!("key slot {slot} (pointer to the key)"), container, key_off)?;
+            let p = rec.read_u64(
+                structure,
+                format!("key slot {slot} (pointer to the key)"),
+                container,
+                key_off,
+            )?;
             rec.read("key", format!("key {slot} (indirect)"), p, 0, ks.min(STEP_BYTES as u64))?;
             p
         } else {
             rec.read(structure, format!("key slot {slot}"), container, key_off, ks)?;
             container.wrapping_add(key_off)
         };
-        let stored = crate::memory::MemoryExt::read_vec(self.resolver_mem(), key, ks).map_err(|source| PathError::Memory {
-            what: "a stored key",
-            addr: key,
-            source,
-        })?;
+        let stored =
+            crate::memory::MemoryExt::read_vec(self.resolver_mem(), key, ks).map_err(|source| PathError::Memory {
+                what: "a stored key",
+                addr: key,
+                source,
+            })?;
         if matches!(self.kt, KeyType::String) {
             let (p, n) = (le_u64(&stored), le_u64(stored.get(8..).unwrap_or(&[])));
             if n > 0 {
@@ -572,7 +618,7 @@ impl Lookup<'_, '_> {
             }
         }
         let eq = self.resolver.keys_equal(self.kt, self.key, &stored)?;
-        Ok((key, eq))
+        Ok((key, eq, step))
     }
 
     fn resolver_mem(&self) -> &dyn Memory {
@@ -601,9 +647,10 @@ impl Lookup<'_, '_> {
                 rec.read(what, format!("{} tags (found by scanning)", e.place), e.container, 0, 8)?;
                 self.compare_at(rec, what, e.container, e.key_slot.wrapping_sub(e.container), e.slot)?;
                 let dir_range = match (&self.pm.map, e.place) {
-                    (MapHandle::Swiss(m), Place::Group { table: Some(t), .. }) => {
-                        m.tables.get(t).map(|t| (t.dir_first, t.dir_first + t.dir_slots.saturating_sub(1)))
-                    }
+                    (MapHandle::Swiss(m), Place::Group { table: Some(t), .. }) => m
+                        .tables
+                        .get(t)
+                        .map(|t| (t.dir_first, t.dir_first + t.dir_slots.saturating_sub(1))),
                     _ => None,
                 };
                 let found = Found {
@@ -631,8 +678,20 @@ impl Lookup<'_, '_> {
         let off = f.elem_slot.wrapping_sub(f.container);
         let what = container_name(&self.pm.map);
         if shape.indirect_elem {
-            rec.read(what, format!("elem slot {} (pointer to the elem)", f.slot), f.container, off, 8)?;
-            rec.read("elem", format!("elem {} (indirect)", f.slot), f.elem, 0, shape.elem_size.min(STEP_BYTES as u64))?;
+            rec.read(
+                what,
+                format!("elem slot {} (pointer to the elem)", f.slot),
+                f.container,
+                off,
+                8,
+            )?;
+            rec.read(
+                "elem",
+                format!("elem {} (indirect)", f.slot),
+                f.elem,
+                0,
+                shape.elem_size.min(STEP_BYTES as u64),
+            )?;
         } else {
             rec.read(
                 what,

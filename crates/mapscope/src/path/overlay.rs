@@ -12,7 +12,9 @@ use crate::memory::{Memory, MemoryError, Region};
 /// real address, so the overlay cannot shadow the target.
 pub const OVERLAY_BASE: u64 = 0x7eed_0000_0000_0000;
 
-/// The target's memory plus a few synthetic regions.
+/// The target's memory plus a few synthetic regions. A read is served by a
+/// region only when it lies wholly inside it; any other read goes to the
+/// target.
 pub struct Overlay {
     base: Arc<dyn Memory>,
     regions: Vec<(u64, Vec<u8>)>,

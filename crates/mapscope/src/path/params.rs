@@ -91,7 +91,11 @@ pub fn hash_version(bin: &GoBinary) -> Result<HashVersion, PathError> {
 /// Finds the globals: DWARF first, then the code.
 pub fn find_globals(bin: &GoBinary) -> Result<HashGlobals, PathError> {
     let version = hash_version(bin)?;
-    let names = if version == HashVersion::Go127 { &MAPS_127 } else { &RUNTIME };
+    let names = if version == HashVersion::Go127 {
+        &MAPS_127
+    } else {
+        &RUNTIME
+    };
     let dwarf = |name: &str| bin.global(name).ok().flatten().map(|g| g.addr);
     if let (Some(flag), Some(sched)) = (dwarf(names.use_aeshash), dwarf(names.aeskeysched)) {
         return Ok(HashGlobals {
@@ -113,11 +117,17 @@ pub fn globals_from_code(bin: &GoBinary) -> Result<HashGlobals, PathError> {
         )));
     }
     let flag = first_operand(bin, FLAG_USERS, |ins| {
-        ins.mnemonic() == Mnemonic::Cmp && ins.op_count() == 2 && ins.op1_kind() == OpKind::Immediate8 && ins.immediate8() == 0
+        ins.mnemonic() == Mnemonic::Cmp
+            && ins.op_count() == 2
+            && ins.op1_kind() == OpKind::Immediate8
+            && ins.immediate8() == 0
     })
-    .ok_or_else(|| PathError::Unsupported("cannot find runtime.useAeshash: no DWARF, and no memhash64 that tests it".into()))?;
-    let sched = first_operand(bin, SCHED_USERS, |ins| ins.mnemonic() == Mnemonic::Aesenc)
-        .ok_or_else(|| PathError::Unsupported("cannot find runtime.aeskeysched: no DWARF, and no memhash64 that reads it".into()))?;
+    .ok_or_else(|| {
+        PathError::Unsupported("cannot find runtime.useAeshash: no DWARF, and no memhash64 that tests it".into())
+    })?;
+    let sched = first_operand(bin, SCHED_USERS, |ins| ins.mnemonic() == Mnemonic::Aesenc).ok_or_else(|| {
+        PathError::Unsupported("cannot find runtime.aeskeysched: no DWARF, and no memhash64 that reads it".into())
+    })?;
     let hashkey = KEY_USERS.iter().find_map(|name| {
         let f = bin.func_by_name(name)?;
         rip_operands(bin, f.entry, f.end)
@@ -174,7 +184,8 @@ pub fn read_target_hash(bin: &GoBinary, mem: &dyn Memory) -> Result<TargetHash, 
     let version = hash_version(bin)?;
     let globals = find_globals(bin)?;
     let read = |what: &'static str, addr: u64, len: u64| {
-        mem.read_vec(addr, len).map_err(|source| PathError::Memory { what, addr, source })
+        mem.read_vec(addr, len)
+            .map_err(|source| PathError::Memory { what, addr, source })
     };
     let flag = read("the AES switch (useAeshash)", globals.use_aeshash, 1)?;
     let use_aes = flag.first().copied().unwrap_or(0) != 0;

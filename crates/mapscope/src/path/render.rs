@@ -21,7 +21,10 @@ fn hash_label(p: &KeyPath) -> String {
             let _ = write!(s, "\nbucket {bucket}, tophash {tophash:#04x}");
         }
         Placement::Swiss {
-            h1, h2, directory_index, ..
+            h1,
+            h2,
+            directory_index,
+            ..
         } => {
             let _ = write!(s, "\nh1 {h1:#x}, h2 {h2:#04x}, directory {directory_index}");
         }

@@ -11,7 +11,12 @@ use crate::layout::runtime::{SWISS_MAP_NAME, TABLE_NAME};
 use crate::maps::swiss::{SwissMap, CTRL_EMPTY};
 use crate::maps::{MapError, Place};
 
-pub(crate) fn trace(look: &Lookup<'_, '_>, m: &SwissMap, hash: Option<u64>, rec: &mut Recorder<'_>) -> Result<Traced, PathError> {
+pub(crate) fn trace(
+    look: &Lookup<'_, '_>,
+    m: &SwissMap,
+    hash: Option<u64>,
+    rec: &mut Recorder<'_>,
+) -> Result<Traced, PathError> {
     let spec = look.pm.layout.get(SWISS_MAP_NAME).ok_or(MapError::UnknownRuntime)?;
     let table_spec = look.pm.layout.get(TABLE_NAME).ok_or(MapError::UnknownRuntime)?;
     let h = &m.header;
@@ -20,8 +25,7 @@ pub(crate) fn trace(look: &Lookup<'_, '_>, m: &SwissMap, hash: Option<u64>, rec:
             structure: SWISS_MAP_NAME,
             field: name,
         })?;
-        rec.read(SWISS_MAP_NAME, format!("Map.{name}: {what}"), h.addr, f.offset, f.size)
-            .map(|b| super::le_u64(&b))
+        rec.read_num(SWISS_MAP_NAME, format!("Map.{name}: {what}"), h.addr, f.offset, f.size)
     };
     let mut notes = Vec::new();
     field(rec, "seed", "the seed")?;
@@ -65,10 +69,20 @@ pub(crate) fn trace(look: &Lookup<'_, '_>, m: &SwissMap, hash: Option<u64>, rec:
     }
     field(rec, "globalShift", "64 - globalDepth")?;
     let idx = swiss_directory_index(hash, h.global_shift, dir_len);
-    let table = rec.read_u64("directory", format!("directory[{idx}] = hash >> globalShift"), dir_ptr, idx.wrapping_mul(8))?;
+    let table = rec.read_u64(
+        "directory",
+        format!("directory[{idx}] = hash >> globalShift"),
+        dir_ptr,
+        idx.wrapping_mul(8),
+    )?;
     let groups_off = table_spec.field("groups").map_or(16, |f| f.offset);
     let data = rec.read_u64(TABLE_NAME, "table.groups.data", table, groups_off)?;
-    let mask = rec.read_u64(TABLE_NAME, "table.groups.lengthMask (groups - 1)", table, groups_off + 8)?;
+    let mask = rec.read_u64(
+        TABLE_NAME,
+        "table.groups.lengthMask (groups - 1)",
+        table,
+        groups_off + 8,
+    )?;
     let table_pos = m.tables.iter().position(|t| t.addr == table);
     let dir_range = table_pos
         .and_then(|p| m.tables.get(p))
@@ -82,7 +96,9 @@ pub(crate) fn trace(look: &Lookup<'_, '_>, m: &SwissMap, hash: Option<u64>, rec:
         probe_start: Some(h1 & mask),
     };
     let Some(known) = table_pos.and_then(|p| m.tables.get(p)) else {
-        notes.push(format!("directory[{idx}] = {table:#x} is not among the tables read with the header: torn read?"));
+        notes.push(format!(
+            "directory[{idx}] = {table:#x} is not among the tables read with the header: torn read?"
+        ));
         return Ok(Traced {
             placement,
             found: None,
@@ -97,6 +113,7 @@ pub(crate) fn trace(look: &Lookup<'_, '_>, m: &SwissMap, hash: Option<u64>, rec:
     for g in ProbeSeq::new(hash, mask) {
         probed += 1;
         let addr = data.wrapping_add(g.wrapping_mul(group_size));
+        let ctrl_step = rec.steps.len();
         let (found, ctrl) = probe_group(
             look,
             rec,
@@ -117,9 +134,10 @@ pub(crate) fn trace(look: &Lookup<'_, '_>, m: &SwissMap, hash: Option<u64>, rec:
             });
         }
         if ctrl.contains(&CTRL_EMPTY) {
-            rec.note_last(format!(
-                "group {g} has an empty slot: the key is not in the table (probe ends after {probed} groups)"
-            ));
+            rec.note_at(
+                ctrl_step,
+                format!("group {g} has an empty slot: the key is not in the table (probe ends after {probed} groups)"),
+            );
             return Ok(Traced {
                 placement,
                 found: None,
@@ -155,12 +173,18 @@ fn probe_group(
         }
         let slot = i as u8;
         let key_off = shape.key_offset(slot);
-        let (key, eq) = look.compare_at(rec, "group", addr, key_off, slot)?;
+        let (key, eq, step) = look.compare_at(rec, "group", addr, key_off, slot)?;
         if !eq {
-            rec.note_last(format!("control byte {h2:#04x} matches in slot {i}, the key differs"));
+            rec.note_at(
+                step,
+                format!("control byte {h2:#04x} matches in slot {i}, the key differs"),
+            );
             continue;
         }
-        rec.note_last(format!("control byte {h2:#04x} matches in slot {i}, and the key is equal"));
+        rec.note_at(
+            step,
+            format!("control byte {h2:#04x} matches in slot {i}, and the key is equal"),
+        );
         let elem_slot = addr.wrapping_add(shape.elem_offset(slot));
         let elem = if shape.indirect_elem {
             crate::memory::MemoryExt::read_u64(&*look.pm.mem, elem_slot).unwrap_or(0)

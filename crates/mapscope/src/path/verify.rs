@@ -63,7 +63,11 @@ pub(crate) fn judge(report: &HashReport, found: Option<&Found>) -> (bool, Vec<St
                 if old { "old bucket " } else { "bucket " },
                 want.map_or_else(|| "?".into(), |w| w.to_string()),
                 if old { "old " } else { "" },
-                if depth > 0 { format!(" (overflow {depth})") } else { String::new() },
+                if depth > 0 {
+                    format!(" (overflow {depth})")
+                } else {
+                    String::new()
+                },
                 if bucket_ok { "equal" } else { "DIFFERENT" }
             ));
             ok &= tag_ok && bucket_ok;
@@ -89,9 +93,7 @@ pub(crate) fn judge(report: &HashReport, found: Option<&Found>) -> (bool, Vec<St
                 ok &= table.is_none();
                 checks.push("small map: the one group holds the key".into());
             } else {
-                let dir_ok = f
-                    .dir_range
-                    .is_some_and(|(a, b)| (a..=b).contains(directory_index));
+                let dir_ok = f.dir_range.is_some_and(|(a, b)| (a..=b).contains(directory_index));
                 checks.push(format!(
                     "directory: computed slot {directory_index}, the key's table fills slots {} — {}",
                     f.dir_range.map_or_else(|| "?".into(), |(a, b)| format!("{a}..={b}")),
@@ -161,10 +163,9 @@ impl VerifyReport {
     /// The longest probe or chain, and the mean.
     pub fn probe_summary(&self) -> (u64, f64) {
         let max = self.probe_lengths.keys().next_back().copied().unwrap_or(0);
-        let (n, sum) = self
-            .probe_lengths
-            .iter()
-            .fold((0u64, 0u64), |(n, s), (&k, &c)| (n + c, s.saturating_add(k.saturating_mul(c))));
+        let (n, sum) = self.probe_lengths.iter().fold((0u64, 0u64), |(n, s), (&k, &c)| {
+            (n + c, s.saturating_add(k.saturating_mul(c)))
+        });
         (max, if n == 0 { 0.0 } else { sum as f64 / n as f64 })
     }
 }
@@ -222,7 +223,8 @@ pub(crate) fn verify_all(pm: &PathMap<'_>, max_listed: usize) -> VerifyReport {
         buf.resize(usize::try_from(ks).unwrap_or(0), 0);
         if let Err(err) = pm.mem.read(e.key, &mut buf) {
             r.unhashable += 1;
-            r.unhashable_reason.get_or_insert_with(|| format!("key at {:#x}: {err}", e.key));
+            r.unhashable_reason
+                .get_or_insert_with(|| format!("key at {:#x}: {err}", e.key));
             continue;
         }
         let hash = match hasher.hash(&buf, seed, &resolver) {
@@ -233,7 +235,8 @@ pub(crate) fn verify_all(pm: &PathMap<'_>, max_listed: usize) -> VerifyReport {
             }
             Err(err) => {
                 r.unhashable += 1;
-                r.unhashable_reason.get_or_insert_with(|| format!("key at {:#x}: {err}", e.key));
+                r.unhashable_reason
+                    .get_or_insert_with(|| format!("key at {:#x}: {err}", e.key));
                 continue;
             }
         };
