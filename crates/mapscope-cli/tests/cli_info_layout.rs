@@ -269,3 +269,62 @@ fn info_and_layout_on_the_go_toolchains_own_executables() {
         eprintln!("no Go toolchains under {}: skipped", cache.display());
     }
 }
+
+/// arm64 builds of the same program are recognised and read statically; their
+/// map structures and map types lay out as on amd64 (both LP64), so the amd64
+/// twin's truth applies.
+#[test]
+fn arm64_binaries_are_read_statically() {
+    let statics = mapscope_fixtures::static_binaries().unwrap();
+    assert!(
+        statics.iter().any(|s| s.entry.goarch == "arm64"),
+        "no arm64 build in the corpus"
+    );
+    for s in statics {
+        let exe = s.binary_path().unwrap();
+        let truth = s.twin().unwrap().truth().unwrap();
+        let info = json(&["info", "--json", exe.to_str().unwrap()]);
+        assert_eq!(
+            info["goarch"].as_str(),
+            Some(s.entry.goarch.as_str()),
+            "{}",
+            s.entry.name
+        );
+        assert_eq!(
+            info["go_version"].as_str(),
+            Some(s.entry.go_version.as_str()),
+            "{}",
+            s.entry.name
+        );
+        assert_eq!(
+            info["variant"].as_str(),
+            Some(truth.variant.as_str()),
+            "{}",
+            s.entry.name
+        );
+        let layout = json(&["layout", "--json", exe.to_str().unwrap()]);
+        let types = layout["types"].as_array().unwrap();
+        for (name, want) in &truth.structs {
+            if let Some(t) = types
+                .iter()
+                .find(|t| t["name"] == name.as_str() && t.get("map").is_none())
+            {
+                let got = field_offsets(t);
+                for (field, off) in &want.fields {
+                    assert_eq!(got.get(field), Some(off), "{} {name}.{field}", s.entry.name);
+                }
+            }
+        }
+        for m in &truth.maps {
+            let t = types
+                .iter()
+                .find(|t| t["map"] == m.type_name.as_str())
+                .unwrap_or_else(|| panic!("{}: {}", s.entry.name, m.type_name));
+            let size = m
+                .descriptor_u64("bucketsize")
+                .or_else(|| m.descriptor_u64("GroupSize"))
+                .unwrap();
+            assert_eq!(t["size"].as_u64(), Some(size), "{} {}", s.entry.name, m.type_name);
+        }
+    }
+}

@@ -20,7 +20,7 @@ mod truth;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-pub use manifest::{FileEntry, Manifest, RunEntry, VariantEntry};
+pub use manifest::{FileEntry, Manifest, RunEntry, StaticEntry, VariantEntry};
 pub use truth::{hex_u64, FuncTruth, HashTruth, MapTruth, StructTruth, Truth};
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +82,31 @@ pub fn manifest() -> Result<&'static Manifest> {
 /// Every fixture variant, in Go version order.
 pub fn all() -> Result<Vec<Fixture>> {
     Ok(manifest()?.variants.iter().map(|v| Fixture { entry: v }).collect())
+}
+
+/// Binaries for other architectures, read statically (`info`, `layout`).
+pub fn static_binaries() -> Result<Vec<StaticBinary>> {
+    Ok(manifest()?
+        .r#static
+        .iter()
+        .map(|entry| StaticBinary { entry })
+        .collect())
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct StaticBinary {
+    pub entry: &'static StaticEntry,
+}
+
+impl StaticBinary {
+    pub fn binary_path(&self) -> Result<PathBuf> {
+        cache::materialise(&self.entry.binary, false)
+    }
+
+    /// The amd64 build of the same program, whose truth describes the types.
+    pub fn twin(&self) -> Result<Fixture> {
+        get(&self.entry.twin)
+    }
 }
 
 /// One variant by name (`go1.22`, `go1.27-split`, …).

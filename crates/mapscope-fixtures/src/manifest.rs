@@ -9,6 +9,22 @@ use serde::Deserialize;
 pub struct Manifest {
     pub generated: String,
     pub variants: Vec<VariantEntry>,
+    /// Builds that are only read statically (other architectures).
+    #[serde(default)]
+    pub r#static: Vec<StaticEntry>,
+}
+
+/// A binary built for another architecture from the same program: no run,
+/// no core; `twin` names the amd64 variant whose truth describes its types.
+#[derive(Debug, Deserialize)]
+pub struct StaticEntry {
+    pub name: String,
+    pub go: String,
+    pub goarch: String,
+    pub go_version: String,
+    pub twin: String,
+    pub toolchain: String,
+    pub binary: FileEntry,
 }
 
 #[derive(Debug, Deserialize)]

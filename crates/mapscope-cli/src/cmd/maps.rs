@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use mapscope::maps::resolve::{global_map_type, resolve};
+use mapscope::maps::snapshot::snapshot;
 use mapscope::maps::MapHandle;
 use serde::Serialize;
 
@@ -52,13 +53,17 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, common: &Common) -> 
                     error: None,
                 };
                 if m.header != 0 {
-                    match MapHandle::for_type(opened.mem.clone(), bin, m.header, &m.map_type) {
-                        Ok(h) => {
-                            let (s, err) = h.stats();
-                            row.len = Some(h.header_len());
-                            row.bytes = Some(s.bytes.total);
-                            row.load_factor = Some(s.load_factor);
-                            row.error = err.map(|e| e.to_string());
+                    let volatile = opened.live.is_some() && opened.pause.is_none();
+                    let open = || MapHandle::for_type(opened.mem.clone(), bin, m.header, &m.map_type);
+                    match snapshot(open, volatile, 3) {
+                        Ok(snap) => {
+                            row.len = Some(snap.map.header_len());
+                            row.bytes = Some(snap.stats.bytes.total);
+                            row.load_factor = Some(snap.stats.load_factor);
+                            row.error = snap
+                                .torn
+                                .map(|t| t.to_string())
+                                .or(snap.walk_error.map(|e| e.to_string()));
                         }
                         Err(e) => {
                             row.len = None;

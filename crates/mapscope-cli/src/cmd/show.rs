@@ -8,6 +8,7 @@ use std::io::Write;
 use anyhow::Context;
 use mapscope::maps::classic::ClassicHeader;
 use mapscope::maps::resolve::{resolve, NamedMap, ResolveError};
+use mapscope::maps::snapshot::snapshot;
 use mapscope::maps::swiss::{SwissHeader, TableInfo};
 use mapscope::maps::{Container, Entry, MapHandle, MapStats, Place};
 use mapscope::values::{Value, ValueDecoder};
@@ -165,29 +166,6 @@ fn container_json(map: &MapHandle, c: &Container) -> Json {
     })
 }
 
-/// A live map without --pause can change under the walk: compare the header
-/// before and after, and retry.
-fn stable(opened: &super::target::Opened, named: &NamedMap) -> anyhow::Result<(MapHandle, MapStats, Option<String>)> {
-    let mut last = None;
-    for _ in 0..=TORN_RETRIES {
-        let map = MapHandle::for_type(opened.mem.clone(), &opened.bin, named.header, &named.map_type)?;
-        let (stats, err) = map.stats();
-        let again = MapHandle::for_type(opened.mem.clone(), &opened.bin, named.header, &named.map_type)?;
-        let same = header_json(&map) == header_json(&again) && stats.entries == map.header_len();
-        if opened.live.is_none() || opened.pause.is_some() || same {
-            return Ok((map, stats, err.map(|e| e.to_string())));
-        }
-        last = Some(format!(
-            "the map changed while it was read ({} entries found, header says {}); retried {TORN_RETRIES} times — use --pause",
-            stats.entries,
-            map.header_len()
-        ));
-    }
-    let map = MapHandle::for_type(opened.mem.clone(), &opened.bin, named.header, &named.map_type)?;
-    let (stats, _) = map.stats();
-    Ok((map, stats, last))
-}
-
 pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, common: &Common) -> anyhow::Result<()> {
     let opened = super::target::open(target, core, common)?;
     let named = resolve(&opened.bin, &*opened.mem, args.map).map_err(|e| match e {
@@ -212,7 +190,17 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
         out.flush()?;
         return Ok(());
     }
-    let (map, stats, walk_error) = stable(&opened, &named)?;
+    let volatile = opened.live.is_some() && opened.pause.is_none();
+    let snap = snapshot(
+        || MapHandle::for_type(opened.mem.clone(), &opened.bin, named.header, &named.map_type),
+        volatile,
+        TORN_RETRIES,
+    )?;
+    let (map, stats) = (snap.map, snap.stats);
+    let walk_error = snap
+        .torn
+        .map(|t| t.to_string())
+        .or(snap.walk_error.map(|e| e.to_string()));
     let limit = args.limit.unwrap_or(usize::MAX);
     let mut errors: Vec<String> = walk_error.into_iter().collect();
 

@@ -14,6 +14,7 @@ mod fields;
 mod open;
 pub mod resolve;
 pub mod shape;
+pub mod snapshot;
 mod stats;
 pub mod swiss;
 

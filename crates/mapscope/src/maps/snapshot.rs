@@ -1,0 +1,101 @@
+//! A consistent view of a map that may be changing under the reader (a live
+//! process read without pausing it): walk, then re-read the header; if it
+//! changed, or the walk found a different number of entries than the header
+//! counts, the read was torn — try again, a bounded number of times, and
+//! report when it never settles.
+
+use super::{MapError, MapHandle, MapStats};
+
+/// How a walk that never settled looked on its last attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornRead {
+    pub attempts: usize,
+    pub found: u64,
+    pub header_len: u64,
+}
+
+impl std::fmt::Display for TornRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the map changed while it was read ({} entries found, header says {}) in each of {} attempts; \
+             pause the process for a consistent snapshot",
+            self.found, self.header_len, self.attempts
+        )
+    }
+}
+
+pub struct Snapshot {
+    pub map: MapHandle,
+    pub stats: MapStats,
+    /// The structural error that ended the walk, if any.
+    pub walk_error: Option<MapError>,
+    /// Set when `volatile` and no attempt was consistent.
+    pub torn: Option<TornRead>,
+}
+
+impl MapHandle {
+    /// True when both handles read the same header (and, for Swiss maps, the
+    /// same tables).
+    pub fn same_header(&self, other: &MapHandle) -> bool {
+        match (self, other) {
+            (MapHandle::Classic(a), MapHandle::Classic(b)) => a.header == b.header,
+            (MapHandle::Swiss(a), MapHandle::Swiss(b)) => a.header == b.header && a.tables == b.tables,
+            _ => false,
+        }
+    }
+}
+
+/// Opens and walks the map with `open`. A `volatile` source (a live process
+/// not paused) is checked for torn reads and retried up to `retries` times.
+pub fn snapshot(
+    open: impl Fn() -> Result<MapHandle, MapError>,
+    volatile: bool,
+    retries: usize,
+) -> Result<Snapshot, MapError> {
+    let mut last = None;
+    for attempt in 1..=retries.saturating_add(1) {
+        let map = open()?;
+        let (stats, walk_error) = map.stats();
+        if !volatile {
+            return Ok(Snapshot {
+                map,
+                stats,
+                walk_error,
+                torn: None,
+            });
+        }
+        let settled = walk_error.is_none() && stats.entries == map.header_len() && open()?.same_header(&map);
+        if settled {
+            return Ok(Snapshot {
+                map,
+                stats,
+                walk_error,
+                torn: None,
+            });
+        }
+        last = Some(TornRead {
+            attempts: attempt,
+            found: stats.entries,
+            header_len: map.header_len(),
+        });
+        if attempt > retries {
+            return Ok(Snapshot {
+                map,
+                stats,
+                walk_error,
+                torn: last,
+            });
+        }
+    }
+    // Unreachable in practice (the loop returns on its last attempt); open
+    // once more rather than fail.
+    let map = open()?;
+    let (stats, walk_error) = map.stats();
+    Ok(Snapshot {
+        map,
+        stats,
+        walk_error,
+        torn: last,
+    })
+}
