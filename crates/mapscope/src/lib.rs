@@ -4,6 +4,13 @@
 //! is bounds-checked and every traversal bounded. Each module owns a typed error;
 //! [`Error`] gathers them for callers that do not care which layer failed.
 
+// Input reaches every module: nothing in the library may unwrap, index or
+// panic on it (tests may).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)
+)]
+
 pub mod binary;
 pub mod disasm;
 pub mod error;

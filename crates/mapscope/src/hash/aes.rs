@@ -2,6 +2,10 @@
 //! `runtime/asm_amd64.s`; `internal/runtime/maps/memhash_amd64.s` from 1.27),
 //! computed with a software AES round so any host gets the target's numbers.
 
+// The AES state and key schedule are fixed-size arrays indexed by loop
+// counters bounded by their length: no input decides an index.
+#![allow(clippy::indexing_slicing)]
+
 /// One 128-bit XMM register as four little-endian 32-bit columns: column `c`
 /// holds bytes `4c..4c+4`, which is also AES's column-major state order.
 pub(crate) type Block = [u32; 4];

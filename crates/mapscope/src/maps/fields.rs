@@ -26,7 +26,9 @@ impl Fields<'_> {
                 field,
             })?;
         let mut word = [0u8; 8];
-        word[..raw.len()].copy_from_slice(raw);
+        for (w, b) in word.iter_mut().zip(raw) {
+            *w = *b;
+        }
         Ok(u64::from_le_bytes(word))
     }
 

@@ -132,7 +132,9 @@ impl<I: Iterator<Item = Result<Container, MapError>>> Iterator for Entries<I> {
             }
             let i = self.slot;
             self.slot += 1;
-            let tag = c.tags[usize::from(i)];
+            let Some(&tag) = c.tags.get(usize::from(i)) else {
+                continue;
+            };
             if !(self.full)(tag) {
                 continue;
             }

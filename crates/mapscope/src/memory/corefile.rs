@@ -608,7 +608,7 @@ fn read_exe_file(image: &ImageMemory, offset: u64, out: &mut [u8], page: u64) ->
     if have > 0 {
         let o = offset as usize; // offset < file_len <= usize::MAX
         let src = data.get(o..o + have).ok_or((offset, file_len))?;
-        out[..have].copy_from_slice(src);
+        out.get_mut(..have).ok_or((offset, file_len))?.copy_from_slice(src);
     }
     if have < out.len() {
         let past = offset.saturating_add(have as u64);
@@ -617,7 +617,9 @@ fn read_exe_file(image: &ImageMemory, offset: u64, out: &mut [u8], page: u64) ->
         if need_end > last_page_end {
             return Err((past.max(last_page_end), file_len));
         }
-        out[have..].fill(0);
+        if let Some(rest) = out.get_mut(have..) {
+            rest.fill(0);
+        }
     }
     Ok(())
 }

@@ -86,6 +86,8 @@ pub trait MemoryExt: Memory {
     /// Up to `max` bytes from `addr`, stopping early at the first byte that cannot
     /// be read (for hex dumps near the end of a region). Fails only when not even
     /// the first byte can be read.
+    // Slices are cut at `start <= out.len()` just after resizing to it.
+    #[allow(clippy::indexing_slicing)]
     fn read_available(&self, addr: u64, max: usize) -> Result<Vec<u8>, MemoryError> {
         let max = max.min(MAX_READ_LEN);
         let mut out = Vec::new();
@@ -118,6 +120,8 @@ pub trait MemoryExt: Memory {
     }
 
     /// A NUL-terminated string of at most `max` bytes (the NUL not included).
+    // `n <= PROBE_CHUNK` (chunk_len) and `got <= n`, `z < got`.
+    #[allow(clippy::indexing_slicing)]
     fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, MemoryError> {
         let max = max.min(MAX_READ_LEN);
         let mut out: Vec<u8> = Vec::new();
@@ -161,6 +165,8 @@ impl<M: Memory + ?Sized> MemoryExt for M {}
 /// Reads as much of `buf` as is readable from `addr` and returns how many bytes
 /// that is; fails only if not even the first byte is readable. A failed full
 /// read is narrowed down by bisection: a few reads rather than one per byte.
+// Bisection keeps `lo < mid < hi <= buf.len()`.
+#[allow(clippy::indexing_slicing)]
 fn read_prefix<M: Memory + ?Sized>(m: &M, addr: u64, buf: &mut [u8]) -> Result<usize, MemoryError> {
     let err = match m.read(addr, buf) {
         Ok(()) => return Ok(buf.len()),

@@ -143,6 +143,8 @@ fn read_capped(path: &std::path::Path, cap: u64) -> io::Result<String> {
 }
 
 impl Memory for LiveProcess {
+    // Both loops index `buf[done..]` only while `done < len`.
+    #[allow(clippy::indexing_slicing)]
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemoryError> {
         checked_end(addr, buf.len())?;
         if usize::try_from(addr).is_err() {

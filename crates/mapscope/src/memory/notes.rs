@@ -178,11 +178,11 @@ impl Desc<'_> {
         let mut v = [0u8; 8];
         match self.order {
             ByteOrder::Little => {
-                v[..size].copy_from_slice(b);
+                v.get_mut(..size)?.copy_from_slice(b);
                 Some(u64::from_le_bytes(v))
             }
             ByteOrder::Big => {
-                v[8 - size..].copy_from_slice(b);
+                v.get_mut(8usize.checked_sub(size)?..)?.copy_from_slice(b);
                 Some(u64::from_be_bytes(v))
             }
         }

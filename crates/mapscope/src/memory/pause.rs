@@ -58,6 +58,8 @@ pub struct PauseGuard {
 
 impl PauseGuard {
     /// Stops `pid` and waits (at most `timeout`) until all its threads are stopped.
+    // `slot` comes from claim_slot, an index of PAUSED.
+    #[allow(clippy::indexing_slicing)]
     pub fn pause(pid: i32, timeout: Duration) -> Result<Self, MemoryError> {
         if pid <= 0 {
             // kill(0 or negative) would signal whole process groups.
@@ -141,6 +143,8 @@ impl PauseGuard {
         self.release();
     }
 
+    // `slot` comes from claim_slot, an index of PAUSED.
+    #[allow(clippy::indexing_slicing)]
     fn release(&mut self) {
         let Some(slot) = self.slot.take() else { return };
         // If the registry no longer holds our pid, resume_all_paused already resumed it.

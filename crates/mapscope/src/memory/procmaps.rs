@@ -35,14 +35,17 @@ fn parse_line(line: &str) -> Option<Region> {
     let (start, end) = range.split_once('-')?;
     let start = u64::from_str_radix(start, 16).ok()?;
     let end = u64::from_str_radix(end, 16).ok()?;
-    if end <= start || perms.len() < 4 {
+    let &[r, w, x, s, ..] = perms else {
+        return None;
+    };
+    if end <= start {
         return None;
     }
     let perms = Permissions {
-        read: perms[0] == b'r',
-        write: perms[1] == b'w',
-        execute: perms[2] == b'x',
-        shared: perms[3] == b's',
+        read: r == b'r',
+        write: w == b'w',
+        execute: x == b'x',
+        shared: s == b's',
     };
     let backing = if path.starts_with('[') {
         Backing::Special(Arc::from(path))
