@@ -39,13 +39,8 @@ pub(crate) fn trace(
         .get(HMAP_NAME)
         .ok_or(crate::maps::MapError::UnknownRuntime)?;
     let h = &m.header;
-    let field = |rec: &mut Recorder<'_>, name: &'static str, what: &str| -> Result<u64, PathError> {
-        let f = hmap.field(name).ok_or(crate::maps::MapError::Layout {
-            structure: HMAP_NAME,
-            field: name,
-        })?;
-        rec.read_num(HMAP_NAME, format!("hmap.{name}: {what}"), h.addr, f.offset, f.size)
-    };
+    let field =
+        |rec: &mut Recorder<'_>, name: &'static str, what: &str| rec.read_field(hmap, "hmap", h.addr, name, what);
     let mut notes = Vec::new();
     field(rec, "hash0", "the seed")?;
     let Some(hash) = hash else {

@@ -267,6 +267,23 @@ impl<'m> Recorder<'m> {
         Ok(le_u64(&b))
     }
 
+    /// Reads field `name` of the runtime structure `spec` at `base`, labelled
+    /// `{short}.{name}: {what}`, with the offset and width of this build.
+    pub fn read_field(
+        &mut self,
+        spec: &'static crate::layout::StructSpec,
+        short: &str,
+        base: u64,
+        name: &'static str,
+        what: &str,
+    ) -> Result<u64, PathError> {
+        let f = spec.field(name).ok_or(crate::maps::MapError::Layout {
+            structure: spec.name,
+            field: name,
+        })?;
+        self.read_num(spec.name, format!("{short}.{name}: {what}"), base, f.offset, f.size)
+    }
+
     pub fn note_at(&mut self, index: usize, note: impl Into<String>) {
         if let Some(s) = self.steps.get_mut(index) {
             s.note = Some(note.into());

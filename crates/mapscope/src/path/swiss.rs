@@ -20,13 +20,8 @@ pub(crate) fn trace(
     let spec = look.pm.layout.get(SWISS_MAP_NAME).ok_or(MapError::UnknownRuntime)?;
     let table_spec = look.pm.layout.get(TABLE_NAME).ok_or(MapError::UnknownRuntime)?;
     let h = &m.header;
-    let field = |rec: &mut Recorder<'_>, name: &'static str, what: &str| -> Result<u64, PathError> {
-        let f = spec.field(name).ok_or(MapError::Layout {
-            structure: SWISS_MAP_NAME,
-            field: name,
-        })?;
-        rec.read_num(SWISS_MAP_NAME, format!("Map.{name}: {what}"), h.addr, f.offset, f.size)
-    };
+    let field =
+        |rec: &mut Recorder<'_>, name: &'static str, what: &str| rec.read_field(spec, "Map", h.addr, name, what);
     let mut notes = Vec::new();
     field(rec, "seed", "the seed")?;
     let Some(hash) = hash else {
@@ -75,7 +70,13 @@ pub(crate) fn trace(
         dir_ptr,
         idx.wrapping_mul(8),
     )?;
-    let groups_off = table_spec.field("groups").map_or(16, |f| f.offset);
+    let groups_off = table_spec
+        .field("groups")
+        .ok_or(MapError::Layout {
+            structure: TABLE_NAME,
+            field: "groups",
+        })?
+        .offset;
     let data = rec.read_u64(TABLE_NAME, "table.groups.data", table, groups_off)?;
     let mask = rec.read_u64(
         TABLE_NAME,
