@@ -53,49 +53,25 @@ pub fn snapshot(
     volatile: bool,
     retries: usize,
 ) -> Result<Snapshot, MapError> {
-    let mut last = None;
-    for attempt in 1..=retries.saturating_add(1) {
+    let mut attempt = 0usize;
+    loop {
+        attempt += 1;
         let map = open()?;
         let (stats, walk_error) = map.stats();
-        if !volatile {
-            return Ok(Snapshot {
-                map,
-                stats,
-                walk_error,
-                torn: None,
+        let settled =
+            !volatile || (walk_error.is_none() && stats.entries == map.header_len() && open()?.same_header(&map));
+        if settled || attempt > retries {
+            let torn = (!settled).then(|| TornRead {
+                attempts: attempt,
+                found: stats.entries,
+                header_len: map.header_len(),
             });
-        }
-        let settled = walk_error.is_none() && stats.entries == map.header_len() && open()?.same_header(&map);
-        if settled {
             return Ok(Snapshot {
                 map,
                 stats,
                 walk_error,
-                torn: None,
-            });
-        }
-        last = Some(TornRead {
-            attempts: attempt,
-            found: stats.entries,
-            header_len: map.header_len(),
-        });
-        if attempt > retries {
-            return Ok(Snapshot {
-                map,
-                stats,
-                walk_error,
-                torn: last,
+                torn,
             });
         }
     }
-    // Unreachable in practice (the loop returns on its last attempt); open
-    // once more rather than fail.
-    let map = open()?;
-    let (stats, walk_error) = map.stats();
-    Ok(Snapshot {
-        map,
-        stats,
-        walk_error,
-        torn: last,
-    })
 }
