@@ -37,6 +37,8 @@ pub(crate) fn materialise(entry: &FileEntry, executable: bool) -> Result<PathBuf
     ));
     let written = (|| -> std::io::Result<u64> {
         let mut dec = zstd::stream::read::Decoder::new(File::open(&src)?)?;
+        // Large corpus files are compressed with `--long=27` (or more).
+        dec.window_log_max(31)?;
         let mut out = File::create(&tmp)?;
         let mut buf = vec![0u8; BLOCK];
         let mut total = 0u64;

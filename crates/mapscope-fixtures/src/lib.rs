@@ -15,13 +15,14 @@
 
 mod cache;
 mod manifest;
+pub mod pprof;
 mod truth;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 pub use manifest::{FileEntry, Manifest, RunEntry, StaticEntry, VariantEntry};
-pub use truth::{hex_u64, FuncTruth, HashTruth, MapTruth, StructTruth, Truth};
+pub use truth::{hex_u64, CollectedTruth, FuncTruth, HashTruth, MapTruth, OwnerTruth, ScaleTruth, StructTruth, Truth};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FixtureError {
@@ -195,7 +196,11 @@ impl Run {
             path: path.clone(),
             source,
         })?;
-        let reader = zstd::stream::read::Decoder::new(file).map_err(|source| FixtureError::Io {
+        let mut reader = zstd::stream::read::Decoder::new(file).map_err(|source| FixtureError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        reader.window_log_max(31).map_err(|source| FixtureError::Io {
             path: path.clone(),
             source,
         })?;

@@ -17,6 +17,59 @@ pub struct Truth {
     /// (`runtime.hmap`, `internal/runtime/maps.Map`, `internal/abi.MapType`, …).
     pub structs: BTreeMap<String, StructTruth>,
     pub maps: Vec<MapTruth>,
+    /// Maps the program built, dropped and saw collected before it wrote its
+    /// truth: negative truth for a census (their types belong to no live map).
+    #[serde(default)]
+    pub collected: Vec<CollectedTruth>,
+    /// Only in the census-scale case (`fixtures/census-scale.sh`).
+    #[serde(default)]
+    pub scale: Option<ScaleTruth>,
+    /// Every map of the census-scale case, with its owner.
+    #[serde(default)]
+    pub scale_maps: Vec<OwnerTruth>,
+}
+
+/// A map that existed and was garbage collected before the dump.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CollectedTruth {
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub len: usize,
+    /// Its former header address.
+    pub address: String,
+}
+
+/// What the census-scale case built (`MAPFIX_CENSUS_SCALE=N`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScaleTruth {
+    pub factor: u64,
+    /// The small maps, all listed in `scale_maps`.
+    pub maps: usize,
+    /// Other heap objects (structs and their payloads) and their payload bytes.
+    pub objects: u64,
+    pub bytes: u64,
+    /// `runtime.MemStats` after building.
+    pub heap_alloc: u64,
+    pub heap_objects: u64,
+    /// Goroutines holding some of the maps in their frames.
+    pub goroutines: usize,
+}
+
+/// The light truth of a census-scale map: where it is and who owns it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OwnerTruth {
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub len: usize,
+    pub address: String,
+    pub root: String,
+    pub owner: String,
+    #[serde(default)]
+    pub root_address: Option<String>,
+    #[serde(default)]
+    pub goid: Option<u64>,
+    #[serde(default)]
+    pub root_function: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -27,9 +80,10 @@ pub struct StructTruth {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct MapTruth {
-    /// `main.Handlers`, `(*main.heapHolder).Inner`, `stack:main.stackKeeper.m`.
+    /// `main.Handlers`, `(*main.heapHolder).Inner`, `stack:main.stackKeeper.m`,
+    /// `main.Pools[3]`; only a `global` reach names a variable to look up.
     pub name: String,
-    /// `global`, `heap` or `stack`.
+    /// `global` (the map is a global variable), `heap` or `stack`.
     pub reach: String,
     /// reflect's type string, `map[string]func(int) int`.
     #[serde(rename = "type")]
@@ -57,6 +111,29 @@ pub struct MapTruth {
     pub funcs: Option<Vec<FuncTruth>>,
     #[serde(default)]
     pub hashes: Option<Vec<HashTruth>>,
+    /// Where the shortest chain of references to the map starts: `global`,
+    /// `stack` or `other` (empty in truth written before the census).
+    #[serde(default)]
+    pub root: String,
+    /// That chain as a Go expression (grammar in `fixtures/go/census.go`):
+    /// `main.Handlers`, `main.Registry["eu"].items`,
+    /// `main.Hook.(closure main.buildCensus.func1)+0x8`,
+    /// `goroutine 6 main.localKeeper: lm`.
+    #[serde(default)]
+    pub owner: String,
+    /// For `root == "global"`: the address of the global variable the chain
+    /// starts at (stripped binaries name globals `global 0xADDR`).
+    #[serde(default)]
+    pub root_address: Option<String>,
+    /// For `root == "stack"`: the goroutine and the function whose frame
+    /// holds the root.
+    #[serde(default)]
+    pub goid: Option<u64>,
+    #[serde(default)]
+    pub root_function: Option<String>,
+    /// The header itself is in that frame (a map that does not escape).
+    #[serde(default)]
+    pub header_on_stack: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -81,6 +158,11 @@ pub struct HashTruth {
 impl MapTruth {
     pub fn address_u64(&self) -> Option<u64> {
         hex_u64(&self.address)
+    }
+
+    /// The root global's address, for `root == "global"`.
+    pub fn root_address_u64(&self) -> Option<u64> {
+        hex_u64(self.root_address.as_deref()?)
     }
 
     /// A header field as a number, whether the program wrote it as a number

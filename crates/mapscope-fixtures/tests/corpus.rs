@@ -26,6 +26,7 @@ fn manifest_covers_every_variant_the_issue_asks_for() {
         "go1.27",
         "go1.27-split",
         "go1.22-stripped",
+        "go1.26-stripped",
         "go1.27-stripped",
     ] {
         assert!(names.contains(&want), "corpus lacks {want}: {names:?}");
@@ -67,6 +68,77 @@ fn every_truth_parses_and_matches_the_manifest() {
             );
         }
     }
+}
+
+/// The census truth: every map has one root and one owner expression, no two
+/// maps share an owner, global roots are the global variables the symbol
+/// table names, stack roots name their goroutine and function, exactly one
+/// map's header is on a stack, and the collected maps' types belong to no
+/// live map.
+#[test]
+fn every_truth_says_who_owns_each_map() {
+    use object::ObjectSymbol;
+    use std::collections::{HashMap, HashSet};
+    let mut owned = 0;
+    for fx in mapscope_fixtures::all().unwrap() {
+        let symbols: HashMap<String, u64> = if fx.entry.stripped {
+            HashMap::new()
+        } else {
+            let data = bytes(&fx.binary_path().unwrap());
+            let file = ElfFile64::<Endianness>::parse(&*data).unwrap();
+            file.symbols()
+                .filter_map(|s| Some((s.name().ok()?.to_string(), s.address())))
+                .collect()
+        };
+        for run in fx.runs() {
+            let t = run.truth().unwrap();
+            let ctx = format!("{} {}", fx.name(), run.entry.name);
+            let mut owners = HashSet::new();
+            for m in &t.maps {
+                let ctx = format!("{ctx} {}", m.name);
+                assert!(owners.insert(m.owner.as_str()), "{ctx}: owner {} twice", m.owner);
+                match m.root.as_str() {
+                    "global" => {
+                        let addr = m.root_address_u64().unwrap_or_else(|| panic!("{ctx}: root_address"));
+                        let var = m.owner.split(['.', '[']).take(2).collect::<Vec<_>>().join(".");
+                        if let Some(&sym) = symbols.get(&var) {
+                            assert_eq!(sym, addr, "{ctx}: {var} in the symbol table");
+                        } else {
+                            assert!(fx.entry.stripped, "{ctx}: no symbol {var}");
+                        }
+                        if m.reach == "global" {
+                            assert_eq!(m.owner, m.name, "{ctx}");
+                        }
+                    }
+                    "stack" => {
+                        let (goid, func) = (m.goid.unwrap(), m.root_function.clone().unwrap());
+                        assert!(
+                            m.owner.starts_with(&format!("goroutine {goid} {func}: ")),
+                            "{ctx}: {}",
+                            m.owner
+                        );
+                    }
+                    other => panic!("{ctx}: root {other:?}"),
+                }
+                owned += 1;
+            }
+            let on_stack: Vec<_> = t.maps.iter().filter(|m| m.header_on_stack).collect();
+            assert_eq!(on_stack.len(), 1, "{ctx}: maps with the header on a stack");
+            assert_eq!(on_stack[0].root, "stack", "{ctx}");
+            assert!(t.collected.len() >= 2, "{ctx}: collected maps");
+            for c in &t.collected {
+                assert!(
+                    t.maps
+                        .iter()
+                        .all(|m| m.type_name != c.type_name && m.address != c.address),
+                    "{ctx}: collected {} at {} is live",
+                    c.type_name,
+                    c.address
+                );
+            }
+        }
+    }
+    assert!(owned > 1000, "{owned}");
 }
 
 #[test]
