@@ -2,8 +2,10 @@
 //! global variables. Sections are decompressed and indexed on first use only,
 //! so `open` stays cheap on large binaries.
 
+mod locals;
+
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use gimli::{AttributeValue, EndianArcSlice, RunTimeEndian, UnitOffset};
 use object::{Object, ObjectSection};
@@ -13,6 +15,8 @@ use super::error::{BinaryError, Result};
 use super::image::Image;
 use super::rtype::Rtypes;
 use super::types::{Field, GoType, Kind, TypeDetail, TypeId, TypeRef};
+
+pub use locals::FrameLocal;
 
 type R = EndianArcSlice<RunTimeEndian>;
 
@@ -40,6 +44,10 @@ pub(crate) struct DwarfIndex {
     types: HashMap<String, u64>,
     vars: Vec<GlobalVar>,
     var_by_name: HashMap<String, usize>,
+    /// Subprograms by PC, for locals; built on first use.
+    frames: OnceLock<locals::FrameIndex>,
+    /// Decoded variables per subprogram DIE, filled on first lookup in each.
+    locals: Mutex<HashMap<u64, Arc<[locals::Local]>>>,
 }
 
 fn derr(e: gimli::Error) -> BinaryError {
@@ -75,6 +83,8 @@ pub(crate) fn load(img: &Image) -> Result<DwarfIndex> {
         types: HashMap::new(),
         vars: Vec::new(),
         var_by_name: HashMap::new(),
+        frames: OnceLock::new(),
+        locals: Mutex::new(HashMap::new()),
     };
     let mut headers = idx.dwarf.units();
     while let Some(h) = headers.next().map_err(derr)? {
@@ -315,19 +325,21 @@ impl DwarfIndex {
             _ => None,
         };
         let rtype = || runtime_addr.zip(rt).and_then(|(a, rt)| rt.read(a).ok());
-        let kind = d.go_kind.unwrap_or(match d.tag {
-            gimli::DW_TAG_pointer_type => Kind::Pointer,
-            gimli::DW_TAG_structure_type => Kind::Struct,
-            gimli::DW_TAG_array_type => Kind::Array,
-            gimli::DW_TAG_subroutine_type => Kind::Func,
-            _ => Kind::Invalid,
-        });
         let target = if d.tag == gimli::DW_TAG_typedef {
             d.ty.and_then(|t| self.die(t))
         } else {
             None
         };
         let shape = target.as_ref().unwrap_or(&d);
+        // A named Go type is a typedef of its underlying type; the kind is the
+        // underlying one's when the typedef carries none.
+        let kind = d.go_kind.or(shape.go_kind).unwrap_or(match shape.tag {
+            gimli::DW_TAG_pointer_type => Kind::Pointer,
+            gimli::DW_TAG_structure_type => Kind::Struct,
+            gimli::DW_TAG_array_type => Kind::Array,
+            gimli::DW_TAG_subroutine_type => Kind::Func,
+            _ => Kind::Invalid,
+        });
         let detail = match kind {
             Kind::Map => TypeDetail::Map {
                 key: d.key.map(|o| self.tref(o)).unwrap_or_else(|| self.tref(0)),

@@ -37,6 +37,7 @@ pub(crate) mod maptype;
 mod moduledata;
 mod pclntab;
 mod rtype;
+mod symbols;
 mod types;
 pub(crate) mod variant;
 mod version;
@@ -47,11 +48,15 @@ use std::sync::OnceLock;
 
 pub use buildinfo::{BuildInfo, Module};
 pub use bytes::ByteOrder;
-pub use dwarf::GlobalVar;
+pub use dwarf::{FrameLocal, GlobalVar};
 pub use error::BinaryError;
 pub use image::{Arch, Section, Segment};
 pub use moduledata::{Moduledata, ModuledataLayout, LAYOUTS as MODULEDATA_LAYOUTS};
-pub use pclntab::{Func, PclnVersion, Pclntab};
+pub use pclntab::{
+    Func, FuncInfo, PclnVersion, Pclntab, ARGS_SIZE_UNKNOWN, FUNCDATA_ARGS_POINTER_MAPS, FUNCDATA_LOCALS_POINTER_MAPS,
+    FUNCDATA_STACK_OBJECTS, FUNC_FLAG_SPWRITE, FUNC_FLAG_TOP_FRAME, PCDATA_STACK_MAP_INDEX,
+};
+pub use symbols::DataSymbol;
 pub use types::{Field, GoType, Kind, MapDescFamily, MapDescriptor, MapFlags, Method, TypeDetail, TypeId, TypeRef};
 pub use variant::{MapVariant, VariantDetection};
 pub use version::GoVersion;
@@ -110,6 +115,7 @@ pub struct GoBinary {
     types: OnceLock<std::result::Result<TypeIndex, String>>,
     dwarf: OnceLock<Result<dwarf::DwarfIndex>>,
     variant: OnceLock<VariantDetection>,
+    symbols: OnceLock<symbols::SymbolIndex>,
 }
 
 impl std::fmt::Debug for GoBinary {
@@ -195,6 +201,7 @@ impl GoBinary {
             types: OnceLock::new(),
             dwarf: OnceLock::new(),
             variant: OnceLock::new(),
+            symbols: OnceLock::new(),
         })
     }
 
@@ -237,6 +244,26 @@ impl GoBinary {
     /// Has a symbol table (not built with `-ldflags=-s`).
     pub fn has_symbols(&self) -> bool {
         self.img.has_symtab
+    }
+
+    fn symbol_index(&self) -> &symbols::SymbolIndex {
+        self.symbols.get_or_init(|| {
+            if self.img.has_symtab {
+                symbols::SymbolIndex::load(self.img.data())
+            } else {
+                symbols::SymbolIndex::default()
+            }
+        })
+    }
+
+    /// A data symbol of `.symtab` by name (`runtime.mheap_`); `None` when stripped.
+    pub fn data_symbol(&self, name: &str) -> Option<&DataSymbol> {
+        self.symbol_index().by_name(name)
+    }
+
+    /// The data symbol whose bytes hold `addr`; `None` when stripped or outside every symbol.
+    pub fn data_symbol_at(&self, addr: u64) -> Option<&DataSymbol> {
+        self.symbol_index().containing(addr)
     }
 
     /// Has DWARF sections (not built with `-ldflags=-w`); not yet parsed.
@@ -314,6 +341,37 @@ impl GoBinary {
         let p = self.pclntab.as_ref().ok()?;
         let f = p.func(&self.img, p.find_index(&self.img, pc)?).ok()?;
         (pc < f.end).then_some(f)
+    }
+
+    /// The `_func` fields an unwinder needs (args, pcsp, flags, pcdata/funcdata counts).
+    pub fn func_info(&self, f: &Func) -> Option<FuncInfo> {
+        self.pclntab.as_ref().ok()?.func_info(&self.img, f.index)
+    }
+
+    /// `runtime.pcvalue`: the value of the pc-value table at pctab offset `table` at `pc`.
+    pub fn pcvalue(&self, f: &FuncInfo, table: u32, pc: u64) -> Option<i64> {
+        self.pclntab.as_ref().ok()?.pcvalue_at(&self.img, table, f.entry, pc)
+    }
+
+    /// `funcspdelta`: bytes between SP and the frame's top (excluding the return PC on amd64) at `pc`.
+    pub fn pcsp(&self, f: &FuncInfo, pc: u64) -> Option<i64> {
+        if f.pcsp == 0 {
+            return None;
+        }
+        self.pcvalue(f, f.pcsp, pc)
+    }
+
+    /// `pcdatavalue(f, idx, pc)`; `None` when the function has no such table or it does not cover `pc`.
+    pub fn pcdata_value(&self, f: &FuncInfo, idx: u32, pc: u64) -> Option<i64> {
+        let p = self.pclntab.as_ref().ok()?;
+        let table = p.pcdata_table(&self.img, f, idx)?;
+        p.pcvalue_at(&self.img, table, f.entry, pc)
+    }
+
+    /// `funcdata(f, idx)`: the address of that funcdata (`moduledata.gofunc` + offset), `None` when absent.
+    pub fn funcdata_addr(&self, f: &FuncInfo, idx: u32) -> Option<u64> {
+        let off = self.pclntab.as_ref().ok()?.funcdata_off(&self.img, f, idx)?;
+        self.moduledata.as_ref().ok()?.gofunc.checked_add(u64::from(off))
     }
 
     /// Function, file and line of `pc`.
@@ -463,6 +521,39 @@ impl GoBinary {
 
     pub fn global(&self, name: &str) -> Result<Option<&GlobalVar>> {
         Ok(self.dwarf()?.global(name))
+    }
+
+    /// The local variable or parameter (DWARF) whose stack memory holds `addr`
+    /// in a frame of the function starting at `entry`, at `pc` (the frame's PC
+    /// as an unwinder reports it: a return address for callers; the lookup uses
+    /// `pc - 1` unless `pc == entry`), with canonical frame address `cfa`
+    /// (amd64 `sp + framesize + 8`, arm64 `sp + framesize`: `roots::Frame::fp`).
+    ///
+    /// Only stack slots count: a variable that lives in a register at that PC,
+    /// or has no location there, does not match. Variables of inlined calls are
+    /// included. `Ok(None)`: DWARF names nothing there. The table of
+    /// subprograms is built on the first call (DWARF loading does not pay for
+    /// it), and each function's variables are decoded once.
+    pub fn frame_local(&self, entry: u64, pc: u64, cfa: u64, addr: u64) -> Result<Option<FrameLocal>> {
+        Ok(self.dwarf()?.frame_local(entry, pc, cfa, addr))
+    }
+
+    /// The variable captured at byte `offset` of a funcval of the closure
+    /// function at `entry` (`slot` is that offset), where DWARF says (Go ≥1.23).
+    pub fn closure_capture(&self, entry: u64, offset: u64) -> Result<Option<FrameLocal>> {
+        Ok(self.dwarf()?.closure_capture(entry, offset))
+    }
+
+    /// Every variable (or piece of one) that DWARF places on the stack in such
+    /// a frame at `pc`, in DIE order; see [`GoBinary::frame_local`].
+    pub fn frame_locals(&self, entry: u64, pc: u64, cfa: u64) -> Result<Vec<FrameLocal>> {
+        Ok(self.dwarf()?.frame_locals(entry, pc, cfa))
+    }
+
+    /// Number of subprograms with code in DWARF (builds the table that
+    /// [`GoBinary::frame_local`] uses, if not yet built).
+    pub fn dwarf_subprogram_count(&self) -> Result<usize> {
+        Ok(self.dwarf()?.frame_index().len())
     }
 
     /// The map implementation, with how it was decided.

@@ -18,6 +18,14 @@ pub struct ModuledataLayout {
     /// 1.27+: the type descriptors are walked linearly instead of via typelinks.
     pub typedesclen: Option<u64>,
     pub typelinks: Option<u64>,
+    /// `rodata`: base of the stack-object GC masks (`stackObjectRecord.gcdataoff`).
+    pub rodata: u64,
+    /// `gofunc`: base of the funcdata offsets of `_func`.
+    pub gofunc: u64,
+    /// `gcdatamask` / `gcbssmask`: the `bitvector`s `modulesinit` builds at start-up
+    /// from the GC programs; they are in the process's memory, not in the file.
+    pub gcdatamask: u64,
+    pub gcbssmask: u64,
     pub size: u64,
 }
 
@@ -26,6 +34,15 @@ const MINPC: u64 = 20;
 const MAXPC: u64 = 21;
 const TEXT: u64 = 22;
 const ETEXT: u64 = 23;
+// noptrdata … enoptrbss follow etext in every version (go-heap.md §6.5).
+const NOPTRDATA: u64 = 24;
+const ENOPTRDATA: u64 = 25;
+const DATA: u64 = 26;
+const EDATA: u64 = 27;
+const BSS: u64 = 28;
+const EBSS: u64 = 29;
+const NOPTRBSS: u64 = 30;
+const ENOPTRBSS: u64 = 31;
 
 /// Offsets read from `runtime/symtab.go` of each release and checked against
 /// the DWARF of `runtime.moduledata` (go-maps.md §7). 1.20 is inferred from its
@@ -38,6 +55,10 @@ pub const LAYOUTS: &[ModuledataLayout] = &[
         etypes: 36,
         typedesclen: None,
         typelinks: Some(42),
+        rodata: 37,
+        gofunc: 38,
+        gcdatamask: 62,
+        gcbssmask: 64,
         size: 69,
     },
     ModuledataLayout {
@@ -47,6 +68,10 @@ pub const LAYOUTS: &[ModuledataLayout] = &[
         etypes: 38,
         typedesclen: None,
         typelinks: Some(44),
+        rodata: 39,
+        gofunc: 40,
+        gcdatamask: 67,
+        gcbssmask: 69,
         size: 74,
     },
     ModuledataLayout {
@@ -56,6 +81,10 @@ pub const LAYOUTS: &[ModuledataLayout] = &[
         etypes: 38,
         typedesclen: None,
         typelinks: Some(44),
+        rodata: 39,
+        gofunc: 40,
+        gcdatamask: 67,
+        gcbssmask: 69,
         size: 73,
     },
     ModuledataLayout {
@@ -65,6 +94,10 @@ pub const LAYOUTS: &[ModuledataLayout] = &[
         etypes: 38,
         typedesclen: None,
         typelinks: Some(45),
+        rodata: 39,
+        gofunc: 40,
+        gcdatamask: 68,
+        gcbssmask: 70,
         size: 74,
     },
     ModuledataLayout {
@@ -74,6 +107,10 @@ pub const LAYOUTS: &[ModuledataLayout] = &[
         etypes: 39,
         typedesclen: Some(38),
         typelinks: None,
+        rodata: 42,
+        gofunc: 43,
+        gcdatamask: 65,
+        gcbssmask: 67,
         size: 71,
     },
 ];
@@ -93,6 +130,18 @@ pub struct Moduledata {
     pub typedesclen: Option<u64>,
     /// (address, length) of the `[]int32` of type offsets (up to 1.26).
     pub typelinks: Option<(u64, u64)>,
+    /// Section bounds as the runtime sees them: `[noptrdata, enoptrdata)`, `[data, edata)`,
+    /// `[bss, ebss)`, `[noptrbss, enoptrbss)`.
+    pub noptrdata: (u64, u64),
+    pub data: (u64, u64),
+    pub bss: (u64, u64),
+    pub noptrbss: (u64, u64),
+    pub rodata: u64,
+    pub gofunc: u64,
+    /// Addresses of the `gcdatamask` / `gcbssmask` bitvector fields (`{n int32, bytedata *uint8}`)
+    /// inside moduledata: their contents exist only in a running process or core.
+    pub gcdatamask_addr: u64,
+    pub gcbssmask_addr: u64,
 }
 
 fn read_with(img: &Image, addr: u64, l: &ModuledataLayout) -> Result<Moduledata> {
@@ -117,6 +166,14 @@ fn read_with(img: &Image, addr: u64, l: &ModuledataLayout) -> Result<Moduledata>
             None => None,
         },
         typelinks,
+        noptrdata: (w(NOPTRDATA)?, w(ENOPTRDATA)?),
+        data: (w(DATA)?, w(EDATA)?),
+        bss: (w(BSS)?, w(EBSS)?),
+        noptrbss: (w(NOPTRBSS)?, w(ENOPTRBSS)?),
+        rodata: w(l.rodata)?,
+        gofunc: w(l.gofunc)?,
+        gcdatamask_addr: addr.saturating_add(l.gcdatamask * p),
+        gcbssmask_addr: addr.saturating_add(l.gcbssmask * p),
     })
 }
 

@@ -32,6 +32,42 @@ pub struct Func {
     pub index: u32,
 }
 
+/// `abi.ArgsSizeUnknown`: `_func.args` of reflect stubs and assembly without a declared frame.
+pub const ARGS_SIZE_UNKNOWN: i32 = i32::MIN;
+/// `abi.FuncFlagTopFrame`: the outermost frame of a stack (`goexit`, `mstart`, `rt0_go`).
+pub const FUNC_FLAG_TOP_FRAME: u8 = 1;
+/// `abi.FuncFlagSPWrite`: writes SP in ways the pcsp table does not describe.
+pub const FUNC_FLAG_SPWRITE: u8 = 2;
+/// `abi.PCDATA_StackMapIndex` (the same index in every version since 1.12).
+pub const PCDATA_STACK_MAP_INDEX: u32 = 1;
+/// `abi.FUNCDATA_ArgsPointerMaps`, `FUNCDATA_LocalsPointerMaps`, `FUNCDATA_StackObjects`.
+pub const FUNCDATA_ARGS_POINTER_MAPS: u32 = 0;
+pub const FUNCDATA_LOCALS_POINTER_MAPS: u32 = 1;
+pub const FUNCDATA_STACK_OBJECTS: u32 = 2;
+
+/// The `_func` fields an unwinder needs (`runtime/runtime2.go` `_func`), for the
+/// 1.18+ layouts (32-bit funcdata offsets from `moduledata.gofunc`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FuncInfo {
+    pub entry: u64,
+    /// Argument + result bytes, or [`ARGS_SIZE_UNKNOWN`].
+    pub args: i32,
+    /// Offset from entry of the deferreturn call, 0 when none.
+    pub deferreturn: u32,
+    /// Offset of the pc→SP-delta table in pctab.
+    pub pcsp: u32,
+    pub npcdata: u32,
+    /// `abi.FuncID`; its numbering changes between releases, so prefer names.
+    pub func_id: u8,
+    /// `abi.FuncFlag` bits ([`FUNC_FLAG_TOP_FRAME`], [`FUNC_FLAG_SPWRITE`]).
+    pub flag: u8,
+    pub nfuncdata: u8,
+    /// Offset of the `_func` record from the start of the table bytes.
+    record: usize,
+    /// Size of the fixed `_func` header before `pcdata[]`.
+    header: usize,
+}
+
 /// A parsed pcHeader plus the bytes of the table (from the header to its end).
 #[derive(Debug, Clone)]
 pub struct Pclntab {
@@ -266,6 +302,63 @@ impl Pclntab {
         None
     }
 
+    /// The unwinder's `_func` fields of ftab entry `i`. `None` for the 1.16–1.17
+    /// table (absolute funcdata pointers, not supported) or an unreadable record.
+    pub(crate) fn func_info(&self, img: &Image, i: u32) -> Option<FuncInfo> {
+        let tab = self.tab(img);
+        if i >= self.nfunc {
+            return None;
+        }
+        let (entry, funcoff) = self.ftab(tab, i)?;
+        // 1.20 inserted startLine (4 bytes) before funcID (go-heap.md §6.1).
+        let (id_at, header) = match self.version {
+            PclnVersion::Go116 => return None,
+            PclnVersion::Go118 => (36, 40),
+            PclnVersion::Go120 => (40, 44),
+        };
+        let record = self.pcln.checked_add(funcoff)?;
+        let byte = |o: usize| tab.get(record.checked_add(o)?).copied();
+        Some(FuncInfo {
+            entry,
+            args: self.func_field(tab, funcoff, FuncField::Args)? as i32,
+            deferreturn: self.func_field(tab, funcoff, FuncField::Deferreturn)?,
+            pcsp: self.func_field(tab, funcoff, FuncField::PcSp)?,
+            npcdata: self.func_field(tab, funcoff, FuncField::Npcdata)?,
+            func_id: byte(id_at)?,
+            flag: byte(id_at + 1)?,
+            nfuncdata: byte(id_at + 3)?,
+            record,
+            header,
+        })
+    }
+
+    /// `pcdata[i]` of `f`: the pctab offset of that table, `None` when absent.
+    pub(crate) fn pcdata_table(&self, img: &Image, f: &FuncInfo, i: u32) -> Option<u32> {
+        if i >= f.npcdata {
+            return None;
+        }
+        let at = f.record.checked_add(f.header)?.checked_add(i as usize * 4)?;
+        self.order.u32(self.tab(img), at).filter(|&o| o != 0)
+    }
+
+    /// `funcdata[i]` of `f`: the offset from `moduledata.gofunc`, `None` when absent (^0).
+    pub(crate) fn funcdata_off(&self, img: &Image, f: &FuncInfo, i: u32) -> Option<u32> {
+        if i >= u32::from(f.nfuncdata) {
+            return None;
+        }
+        let at = f
+            .record
+            .checked_add(f.header)?
+            .checked_add((f.npcdata as usize).checked_mul(4)?)?
+            .checked_add(i as usize * 4)?;
+        self.order.u32(self.tab(img), at).filter(|&o| o != u32::MAX)
+    }
+
+    /// The value of the pc-value table at pctab offset `table` for `pc` in the function at `entry`.
+    pub(crate) fn pcvalue_at(&self, img: &Image, table: u32, entry: u64, pc: u64) -> Option<i64> {
+        self.pcvalue(self.tab(img), table, entry, pc)
+    }
+
     /// Where the ftab entries start, for sanity checks against moduledata.
     pub fn ftab_addr(&self) -> u64 {
         self.addr.saturating_add(self.pcln as u64)
@@ -275,8 +368,12 @@ impl Pclntab {
 #[derive(Clone, Copy)]
 enum FuncField {
     NameOff = 4,
+    Args = 8,
+    Deferreturn = 12,
+    PcSp = 16,
     PcFile = 20,
     PcLn = 24,
+    Npcdata = 28,
     CuOffset = 32,
 }
 

@@ -82,6 +82,9 @@ pub(super) struct Attached {
 
 pub struct CoreFile {
     bytes: SharedBytes,
+    /// The mapping itself, when the core was mapped, so pages read once can
+    /// be handed back (`release_cache`).
+    map: Option<Arc<memmap2::Mmap>>,
     path: Option<PathBuf>,
     byte_order: ByteOrder,
     pointer_size: usize,
@@ -128,8 +131,9 @@ impl CoreFile {
         // SAFETY: read-only private mapping. If the file is truncated by someone
         // else while mapped, touching the lost pages raises SIGBUS; that is the
         // accepted limit of mmap-based readers (cores are not rewritten in place).
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| io("cannot map core", e))?;
-        let mut core = Self::from_bytes(Arc::new(map))?;
+        let map = Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(|e| io("cannot map core", e))?);
+        let mut core = Self::from_bytes(map.clone())?;
+        core.map = Some(map);
         core.path = Some(path.to_path_buf());
         Ok(core)
     }
@@ -188,6 +192,7 @@ impl CoreFile {
         warnings.extend(notes.warnings.iter().cloned());
         let mut core = CoreFile {
             bytes,
+            map: None,
             path: None,
             byte_order: hdr.byte_order,
             pointer_size: if hdr.is_64 { 8 } else { 4 },
@@ -572,6 +577,14 @@ impl Memory for CoreFile {
 
     fn regions(&self) -> Vec<Region> {
         self.regions.clone()
+    }
+
+    fn release_cache(&self) {
+        if let Some(map) = &self.map {
+            // SAFETY: the mapping is private and read-only, never written:
+            // dropped pages read back from the file with the same bytes.
+            let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+        }
     }
 
     fn region_at(&self, addr: u64) -> Option<Region> {

@@ -87,6 +87,11 @@ pub trait Memory: Send + Sync {
     /// The target's address-space regions, sorted by start address.
     fn regions(&self) -> Vec<Region>;
 
+    /// Hands back the resident pages of a memory-mapped source that were
+    /// read so far (a whole-heap walk would otherwise keep the core's heap
+    /// resident); later reads fault them in again. A no-op elsewhere.
+    fn release_cache(&self) {}
+
     /// The region holding `addr`, if any.
     fn region_at(&self, addr: u64) -> Option<Region> {
         self.regions().into_iter().find(|r| r.contains(addr))
@@ -116,6 +121,9 @@ macro_rules! forward_memory {
             }
             fn regions(&self) -> Vec<Region> {
                 (**self).regions()
+            }
+            fn release_cache(&self) {
+                (**self).release_cache()
             }
             fn region_at(&self, addr: u64) -> Option<Region> {
                 (**self).region_at(addr)
