@@ -11,6 +11,14 @@ pub enum Error {
     Memory(#[from] crate::memory::MemoryError),
     #[error(transparent)]
     Hash(#[from] crate::hash::HashError),
+    #[error(transparent)]
+    Heap(#[from] crate::heap::HeapError),
+    #[error(transparent)]
+    Roots(#[from] crate::roots::RootsError),
+    #[error(transparent)]
+    Census(#[from] crate::census::CensusError),
+    #[error(transparent)]
+    Profile(#[from] crate::profile::ProfileError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

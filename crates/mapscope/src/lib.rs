@@ -12,15 +12,19 @@
 )]
 
 pub mod binary;
+pub mod census;
 pub mod disasm;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hash;
+pub mod heap;
 pub mod layout;
 pub mod maps;
 pub mod memory;
 pub mod path;
+pub mod profile;
+pub mod roots;
 pub mod values;
 
 pub use error::{Error, Result};
