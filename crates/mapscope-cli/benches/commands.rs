@@ -9,6 +9,13 @@
 //!   ≤ 0.5 s and ≤ 300 MB peak RSS.
 //! - `path` of one key of that map (key 500000·1000003, found by hashing,
 //!   not by scanning) — target ≤ 20 ms.
+//! - `maps --json` (the census) of every fixture core — target ≤ 200 ms; of
+//!   the large generated case when `fixtures/census-scale.sh` has made it
+//!   (`target/census-scale/*/core`) — target ≤ 5 s and peak RSS ≤ 25 % of its
+//!   heap — with how many of its maps were found with their owner; and of
+//!   real programs' cores listed in `$MAPSCOPE_REALWORLD` (a directory of
+//!   `NAME/NAME` executables with `NAME/core.kernel` or `NAME/core.gcore`, as
+//!   `fixtures/realworld-cores.sh` makes them).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -83,8 +90,110 @@ fn largest_go_executable() -> Option<PathBuf> {
         .map(|(_, p)| p)
 }
 
+fn census_benches() {
+    for fx in mapscope_fixtures::all().unwrap() {
+        let exe = fx.binary_path().unwrap();
+        let core = fx.core_path().unwrap();
+        bench(
+            &format!("maps --json ({})", fx.name()),
+            &["maps", "--json", exe.to_str().unwrap(), core.to_str().unwrap()],
+            None,
+        );
+    }
+    let scale_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/census-scale");
+    for d in std::fs::read_dir(&scale_dir).into_iter().flatten().flatten() {
+        let (exe, core, truth) = (
+            d.path().join("mapfix"),
+            d.path().join("core"),
+            d.path().join("truth.json"),
+        );
+        if !core.exists() {
+            continue;
+        }
+        let truth: mapscope_fixtures::Truth =
+            serde_json::from_slice(&std::fs::read(&truth).unwrap()).expect("census-scale truth");
+        let heap = truth.scale.as_ref().map_or(0, |s| s.heap_alloc);
+        bench(
+            &format!(
+                "maps --json (census-scale {}, {:.2} GB heap, {} maps)",
+                d.file_name().to_string_lossy(),
+                heap as f64 / 1e9,
+                truth.scale_maps.len()
+            ),
+            &["maps", "--json", exe.to_str().unwrap(), core.to_str().unwrap()],
+            None,
+        );
+        let out = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+            .args(["maps", "--json", exe.to_str().unwrap(), core.to_str().unwrap()])
+            .output()
+            .expect("mapscope maps");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("census JSON");
+        let by_addr: std::collections::HashMap<&str, &serde_json::Value> = doc["maps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["address"].as_str().unwrap_or(""), m))
+            .collect();
+        let found = truth
+            .scale_maps
+            .iter()
+            .filter(|m| {
+                by_addr
+                    .get(m.address.as_str())
+                    .is_some_and(|c| c["len"].as_u64() == Some(m.len as u64))
+            })
+            .count();
+        let owned = truth
+            .scale_maps
+            .iter()
+            .filter(|m| {
+                by_addr
+                    .get(m.address.as_str())
+                    .is_some_and(|c| c["owner"].as_str() == Some(m.owner.as_str()))
+            })
+            .count();
+        println!(
+            "  census-scale: {found} of {} maps found with their len, {owned} with their owner",
+            truth.scale_maps.len()
+        );
+    }
+    let Some(real) = std::env::var_os("MAPSCOPE_REALWORLD") else {
+        println!("(set MAPSCOPE_REALWORLD to time the census of real programs' cores)");
+        return;
+    };
+    for d in std::fs::read_dir(real).into_iter().flatten().flatten() {
+        let name = d.file_name().to_string_lossy().into_owned();
+        let exe = d.path().join(&name);
+        for kind in ["core.kernel", "core.gcore"] {
+            let core = d.path().join(kind);
+            if exe.exists() && core.exists() {
+                let probe = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+                    .args(["maps", "--top", "1", exe.to_str().unwrap(), core.to_str().unwrap()])
+                    .output()
+                    .expect("mapscope maps");
+                if !probe.status.success() {
+                    println!(
+                        "maps ({name} {kind}): {}",
+                        String::from_utf8_lossy(&probe.stderr).trim()
+                    );
+                    continue;
+                }
+                bench(
+                    &format!("maps --json ({name} {kind})"),
+                    &["maps", "--json", exe.to_str().unwrap(), core.to_str().unwrap()],
+                    None,
+                );
+            }
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; nothing to filter here.
+    if std::env::args().any(|a| a == "census") {
+        census_benches();
+        return;
+    }
     let info_target =
         largest_go_executable().unwrap_or_else(|| mapscope_fixtures::get("go1.27").unwrap().binary_path().unwrap());
     let size = std::fs::metadata(&info_target).map(|m| m.len()).unwrap_or(0);
@@ -126,11 +235,16 @@ fn main() {
             head["variant"].as_str().unwrap_or("?")
         );
         bench(&label, &["show", "--json", exe, core, "main.Bench"], Some(n));
-        bench(&format!("maps ({variant})"), &["maps", exe, core], None);
+        bench(
+            &format!("maps --globals ({variant})"),
+            &["maps", "--globals", exe, core],
+            None,
+        );
         bench(
             &format!("path main.Bench 500001500000 ({variant})"),
             &["path", exe, core, "main.Bench", "500001500000"],
             None,
         );
     }
+    census_benches();
 }

@@ -47,6 +47,18 @@ enum Command {
         /// CORE (omit with --pid).
         #[arg(value_name = "CORE", num_args = 0..=1)]
         args: Vec<String>,
+        /// Only the global map variables DWARF names (quick; no heap walk).
+        #[arg(long)]
+        globals: bool,
+        /// Order of the census.
+        #[arg(long, value_enum, default_value = "bytes")]
+        sort: cmd::maps::SortKey,
+        /// Maps listed in text output (0: all).
+        #[arg(long, default_value_t = 50)]
+        top: usize,
+        /// Also write the census as a gzipped pprof profile (go tool pprof FILE).
+        #[arg(long, value_name = "FILE")]
+        pprof: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -121,9 +133,23 @@ fn main() -> ExitCode {
             compare,
             common,
         } => cmd::layout::run(&exe, &types, compare.as_deref(), &common),
-        Command::Maps { target, args, common } => {
-            cmd::target::split(&target, &args, 0).and_then(|(core, _)| cmd::maps::run(&target, core, &common))
-        }
+        Command::Maps {
+            target,
+            args,
+            globals,
+            sort,
+            top,
+            pprof,
+            common,
+        } => cmd::target::split(&target, &args, 0).and_then(|(core, _)| {
+            let census = cmd::maps::CensusArgs {
+                globals,
+                sort,
+                top,
+                pprof: pprof.as_deref(),
+            };
+            cmd::maps::run(&target, core, &census, &common)
+        }),
         Command::Show {
             target,
             args,

@@ -1,5 +1,6 @@
-//! `mapscope maps EXE CORE|--pid P`: every global map, what it holds and
-//! what it costs.
+//! `mapscope maps EXE CORE|--pid P`: the census of every live map (heap,
+//! stacks and globals), ranked; `--globals` keeps the quick listing of the
+//! DWARF global map variables.
 
 use std::io::Write;
 
@@ -27,8 +28,32 @@ struct MapRow {
     error: Option<String>,
 }
 
-pub fn run(target: &Target, core: Option<&std::path::Path>, common: &Common) -> anyhow::Result<()> {
+/// How to order the census.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum SortKey {
+    Bytes,
+    Waste,
+    Len,
+    Owner,
+}
+
+pub struct CensusArgs<'a> {
+    pub globals: bool,
+    pub sort: SortKey,
+    pub top: usize,
+    pub pprof: Option<&'a std::path::Path>,
+}
+
+pub fn run(
+    target: &Target,
+    core: Option<&std::path::Path>,
+    args: &CensusArgs<'_>,
+    common: &Common,
+) -> anyhow::Result<()> {
     let opened = super::target::open(target, core, common)?;
+    if !args.globals {
+        return census(&opened, core, args, common);
+    }
     let bin = &opened.bin;
     let variant = bin.map_variant().variant.map_or("unknown", |v| v.as_str());
     let globals = bin
@@ -121,4 +146,153 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, common: &Common) -> 
     writeln!(out, "{} maps ({variant})", rows.len())?;
     out.flush()?;
     Ok(())
+}
+
+/// Phases on stderr: overwritten in place on a terminal; one line each,
+/// with the time since the start, under `MAPSCOPE_TIMING=1` (for benchmarks).
+struct TerminalProgress {
+    start: std::time::Instant,
+    lines: bool,
+}
+
+impl mapscope::census::Progress for TerminalProgress {
+    fn phase(&self, what: &str) {
+        if self.lines {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+            let mem: Vec<&str> = status
+                .lines()
+                .filter(|l| l.starts_with("VmHWM") || l.starts_with("RssAnon") || l.starts_with("RssFile"))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().get(1).copied().unwrap_or("?"))
+                .collect();
+            eprintln!(
+                "mapscope: {:>8.3} s  {what}  (peak/anon/file KiB {})",
+                self.start.elapsed().as_secs_f64(),
+                mem.join("/")
+            );
+        } else {
+            eprint!("\r\x1b[2Kmapscope: {what}…");
+        }
+    }
+}
+
+fn census(
+    opened: &super::target::Opened,
+    core: Option<&std::path::Path>,
+    args: &CensusArgs<'_>,
+    common: &Common,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let timing = std::env::var_os("MAPSCOPE_TIMING").is_some_and(|v| v == "1");
+    let tty = std::io::stderr().is_terminal() && !timing;
+    let progress = TerminalProgress {
+        start: std::time::Instant::now(),
+        lines: timing,
+    };
+    let result = mapscope::census::run(
+        &opened.bin,
+        opened.mem.clone(),
+        &opened.threads,
+        (tty || timing).then_some(&progress as &dyn mapscope::census::Progress),
+    );
+    if timing {
+        mapscope::census::Progress::phase(&progress, "done");
+    }
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    let mut c = result?;
+    match args.sort {
+        SortKey::Bytes => c.maps.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.owner.cmp(&b.owner))),
+        SortKey::Waste => c
+            .maps
+            .sort_by(|a, b| b.waste_bytes.cmp(&a.waste_bytes).then(b.bytes.cmp(&a.bytes))),
+        SortKey::Len => c.maps.sort_by(|a, b| b.len.cmp(&a.len).then(b.bytes.cmp(&a.bytes))),
+        SortKey::Owner => c.maps.sort_by(|a, b| a.owner.cmp(&b.owner)),
+    }
+    if let Some(path) = args.pprof {
+        super::profile::write(path, &c, core)?;
+    }
+    if common.json {
+        return output::json(&c);
+    }
+    let mut out = output::stdout();
+    let t = &c.totals;
+    let share = if t.heap_bytes == 0 {
+        String::new()
+    } else {
+        format!(
+            " ({:.1}% of {} heap in use)",
+            100.0 * t.bytes as f64 / t.heap_bytes as f64,
+            human(t.heap_bytes)
+        )
+    };
+    writeln!(
+        out,
+        "{} {} — {} maps, {} entries; {} in maps{share}, {} live, {} waste",
+        c.go_version.as_deref().unwrap_or("Go ?"),
+        c.variant,
+        t.maps,
+        t.entries,
+        human(t.bytes),
+        human(t.live_bytes),
+        human(t.waste_bytes),
+    )?;
+    writeln!(
+        out,
+        "{:>10} {:>10} {:>10} {:>9} {:>5}  {:<40} owner",
+        "bytes", "live", "waste", "len", "load", "type"
+    )?;
+    let shown = if args.top == 0 {
+        c.maps.len()
+    } else {
+        args.top.min(c.maps.len())
+    };
+    for m in c.maps.iter().take(shown) {
+        let ty = match (&m.type_name, m.type_candidates.len()) {
+            (Some(t), _) => t.clone(),
+            (None, 0) => "map (type unknown)".to_string(),
+            (None, n) => format!("one of {n} map types"),
+        };
+        writeln!(
+            out,
+            "{:>10} {:>10} {:>10} {:>9} {:>5.2}  {:<40} {}{}{}",
+            human(m.bytes),
+            human(m.live_bytes),
+            human(m.waste_bytes),
+            m.len,
+            m.load_factor,
+            ty,
+            m.owner,
+            if m.other_references > 0 {
+                format!("  (+{} more references)", m.other_references)
+            } else {
+                String::new()
+            },
+            m.error.as_ref().map_or(String::new(), |e| format!("  error: {e}")),
+        )?;
+    }
+    if shown < c.maps.len() {
+        writeln!(out, "… {} more (use --top 0)", c.maps.len() - shown)?;
+    }
+    for e in &c.errors {
+        writeln!(out, "note: {e}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Bytes in binary units, as Go's own tools print them.
+pub fn human(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS.get(u).copied().unwrap_or("B"))
+    }
 }

@@ -4,6 +4,7 @@ pub mod info;
 pub mod layout;
 pub mod maps;
 pub mod path;
+pub mod profile;
 pub mod show;
 pub mod target;
 

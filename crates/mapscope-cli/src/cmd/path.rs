@@ -7,7 +7,6 @@ use std::io::Write;
 
 use anyhow::anyhow;
 use clap::{Args, ValueEnum};
-use mapscope::maps::resolve::{resolve, ResolveError};
 use mapscope::path::{render, KeyPath, KeySpec, PathError, PathMap, Placement, VerifyReport};
 use serde_json::{json, Value as Json};
 
@@ -66,10 +65,7 @@ pub fn run(a: &PathArgs) -> anyhow::Result<()> {
         return Err(anyhow!("--all has no picture: use text or --json"));
     }
     let opened = super::target::open(&a.target, core, &a.common)?;
-    let named = resolve(&opened.bin, &*opened.mem, map).map_err(|e| match e {
-        ResolveError::NoGlobal(_) | ResolveError::NoType(_) => anyhow::Error::new(NotFound(e.to_string())),
-        e => anyhow::Error::new(e),
-    })?;
+    let named = super::target::resolve_map(&opened, map)?;
     let pm = PathMap::open(&opened.bin, opened.mem.clone(), named).map_err(|e| match e {
         PathError::NilMap(_) => anyhow::Error::new(NotFound(e.to_string())),
         e => anyhow::Error::new(e),

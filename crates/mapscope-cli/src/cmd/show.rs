@@ -7,14 +7,14 @@ use std::io::Write;
 
 use anyhow::Context;
 use mapscope::maps::classic::ClassicHeader;
-use mapscope::maps::resolve::{resolve, NamedMap, ResolveError};
+use mapscope::maps::resolve::NamedMap;
 use mapscope::maps::snapshot::snapshot;
 use mapscope::maps::swiss::{SwissHeader, TableInfo};
 use mapscope::maps::{Container, Entry, MapHandle, MapStats, Place};
 use mapscope::values::{Value, ValueDecoder};
 use serde_json::{json, Value as Json};
 
-use crate::output::{self, NotFound};
+use crate::output;
 use crate::{Common, Target};
 
 pub struct ShowArgs<'a> {
@@ -168,10 +168,7 @@ fn container_json(map: &MapHandle, c: &Container) -> Json {
 
 pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, common: &Common) -> anyhow::Result<()> {
     let opened = super::target::open(target, core, common)?;
-    let named = resolve(&opened.bin, &*opened.mem, args.map).map_err(|e| match e {
-        ResolveError::NoGlobal(_) | ResolveError::NoType(_) => anyhow::Error::new(NotFound(e.to_string())),
-        e => anyhow::Error::new(e),
-    })?;
+    let named = super::target::resolve_map(&opened, args.map)?;
     let variant = opened.bin.map_variant().variant.map_or("unknown", |v| v.as_str());
     let decoder = ValueDecoder::new(&opened.bin, opened.mem.clone());
     let plans = decoder

@@ -8,6 +8,7 @@ use anyhow::{anyhow, Context};
 use mapscope::binary::GoBinary;
 use mapscope::memory::{CoreFile, LiveProcess, Memory, PauseGuard};
 
+use crate::output::NotFound;
 use crate::{Common, Target};
 
 pub struct Opened {
@@ -16,6 +17,8 @@ pub struct Opened {
     /// Held for as long as the snapshot is read; dropping it resumes the process.
     pub pause: Option<PauseGuard>,
     pub live: Option<i32>,
+    /// The dumped threads' registers (a core's notes; empty for a live process).
+    pub threads: Vec<mapscope::memory::ThreadStatus>,
 }
 
 /// Ctrl-C while a process is paused must not leave it stopped.
@@ -73,6 +76,7 @@ pub fn open(t: &Target, core: Option<&Path>, common: &Common) -> anyhow::Result<
             mem: Arc::new(live),
             pause,
             live: Some(pid),
+            threads: Vec::new(),
         });
     }
     let core_path = core.ok_or_else(|| anyhow!("a core file or --pid is needed"))?;
@@ -88,10 +92,74 @@ pub fn open(t: &Target, core: Option<&Path>, common: &Common) -> anyhow::Result<
     core_file
         .attach_executable(mapscope::memory::ImageMemory::open(&exe).with_context(|| exe.display().to_string())?)
         .with_context(|| format!("{} does not fit {}", exe.display(), core_path.display()))?;
+    let threads = core_file.notes().threads.clone();
     Ok(Opened {
         bin,
         mem: Arc::new(core_file),
         pause: None,
         live: None,
+        threads,
+    })
+}
+
+/// A map named by a global, `0xADDR:TYPE`, or — through the census — by an
+/// owner expression (`main.server.cache`) or a bare `0xADDR`.
+pub fn resolve_map(opened: &Opened, expr: &str) -> anyhow::Result<mapscope::maps::resolve::NamedMap> {
+    use mapscope::maps::resolve::{resolve, NamedMap, ResolveError};
+    let first = match resolve(&opened.bin, &*opened.mem, expr) {
+        Ok(n) => return Ok(n),
+        Err(e @ (ResolveError::NoGlobal(_) | ResolveError::BadExpression(_))) => e,
+        Err(e @ ResolveError::NoType(_)) => return Err(NotFound(e.to_string()).into()),
+        Err(e) => return Err(e.into()),
+    };
+    let bare = expr.strip_prefix("0x").and_then(|h| u64::from_str_radix(h, 16).ok());
+    let census = mapscope::census::run(&opened.bin, opened.mem.clone(), &opened.threads, None)
+        .map_err(|e| anyhow!("{first}; and the census that would find it by owner failed: {e}"))?;
+    let Some(m) = census.maps.iter().find(|m| Some(m.address) == bare || m.owner == expr) else {
+        let near: Vec<&str> = census
+            .maps
+            .iter()
+            .map(|m| m.owner.as_str())
+            .filter(|o| o.contains(expr) || expr.contains(*o))
+            .take(5)
+            .collect();
+        let hint = if near.is_empty() {
+            String::new()
+        } else {
+            format!(" (owners that look alike: {})", near.join(", "))
+        };
+        return Err(NotFound(format!(
+            "no global and no map in the census is named {expr}{hint}; `mapscope maps` lists every map with its owner"
+        ))
+        .into());
+    };
+    let Some(type_name) = &m.type_name else {
+        return Err(anyhow!(
+            "the census found the map at {:#x} ({}) but cannot tell its type; name it as {:#x}:TYPE{}",
+            m.address,
+            m.owner,
+            m.address,
+            if m.type_candidates.is_empty() {
+                String::new()
+            } else {
+                format!(", one of: {}", m.type_candidates.join(", "))
+            }
+        ));
+    };
+    let map_type = opened.bin.runtime_type_by_name(type_name)?.ok_or_else(|| {
+        anyhow!(
+            "the census typed {:#x} as {type_name}, which has no runtime descriptor",
+            m.address
+        )
+    })?;
+    Ok(NamedMap {
+        name: if m.owner.is_empty() {
+            expr.to_string()
+        } else {
+            m.owner.clone()
+        },
+        map_type,
+        variable: None,
+        header: m.address,
     })
 }
