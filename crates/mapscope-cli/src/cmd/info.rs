@@ -34,7 +34,12 @@ pub fn run(exe: &Path, common: &Common) -> anyhow::Result<()> {
     let or_unknown = |s: Option<&str>| s.unwrap_or("unknown").to_string();
     let yes = |b: bool| if b { "yes" } else { "no (stripped)" };
     writeln!(out, "{}", exe.display())?;
-    writeln!(out, "  Go version     {}", or_unknown(info.go_version.as_deref()))?;
+    writeln!(
+        out,
+        "  Go version     {}{}",
+        or_unknown(info.go_version.as_deref()),
+        info.version_source.map_or(String::new(), |s| format!(" (from {s})"))
+    )?;
     writeln!(
         out,
         "  platform       {}/{}",

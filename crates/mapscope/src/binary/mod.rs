@@ -37,6 +37,7 @@ pub(crate) mod maptype;
 mod moduledata;
 mod pclntab;
 mod rtype;
+mod runtime_version;
 mod symbols;
 mod types;
 pub(crate) mod variant;
@@ -86,6 +87,8 @@ pub struct SourceLine {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Info {
     pub go_version: Option<String>,
+    /// `build info`, `runtime.buildVersion` or `--go-version`.
+    pub version_source: Option<&'static str>,
     pub goos: Option<String>,
     pub goarch: String,
     pub experiments: Vec<String>,
@@ -109,6 +112,8 @@ pub struct GoBinary {
     build_info: Result<BuildInfo>,
     version: Option<GoVersion>,
     overridden: bool,
+    /// Where the version came from: `build info`, `runtime.buildVersion`, `--go-version`.
+    version_source: Option<&'static str>,
     pclntab: Result<Pclntab>,
     moduledata: Result<Moduledata>,
     func_names: OnceLock<HashMap<String, u32>>,
@@ -161,15 +166,21 @@ impl GoBinary {
     fn from_backing(backing: Backing, opts: &OpenOptions) -> Result<GoBinary> {
         let img = Image::new(backing)?;
         let build_info = buildinfo::read(&img);
-        let (version, overridden) = match &opts.go_version {
-            Some(v) => (Some(GoVersion::parse(v)?), true),
-            None => (
-                build_info
-                    .as_ref()
-                    .ok()
-                    .and_then(|b| GoVersion::parse(&b.go_version).ok()),
-                false,
-            ),
+        let from_build_info = || {
+            build_info
+                .as_ref()
+                .ok()
+                .and_then(|b| GoVersion::parse(&b.go_version).ok())
+        };
+        let (version, overridden, version_source) = match &opts.go_version {
+            Some(v) => (Some(GoVersion::parse(v)?), true, Some("--go-version")),
+            None => match from_build_info() {
+                Some(v) => (Some(v), false, Some("build info")),
+                None => match runtime_version::find(&img) {
+                    Some(v) => (Some(v), false, Some("runtime.buildVersion")),
+                    None => (None, false, None),
+                },
+            },
         };
         let pclntab = pclntab::locate(&img).and_then(|(addr, start, end)| {
             let bytes = img.data().get(start..end).ok_or(BinaryError::NoPclntab)?;
@@ -195,6 +206,7 @@ impl GoBinary {
             build_info,
             version,
             overridden,
+            version_source,
             pclntab,
             moduledata,
             func_names: OnceLock::new(),
@@ -275,9 +287,15 @@ impl GoBinary {
         self.build_info.as_ref()
     }
 
-    /// The version in force: the override, else build info's.
+    /// The version in force: the override, else build info's, else the
+    /// `runtime.buildVersion` string the linker wrote.
     pub fn go_version(&self) -> Option<&GoVersion> {
         self.version.as_ref()
+    }
+
+    /// How [`GoBinary::go_version`] was found.
+    pub fn version_source(&self) -> Option<&'static str> {
+        self.version_source
     }
 
     /// Experiments in force: the override's, else the GOEXPERIMENT build
@@ -613,6 +631,7 @@ impl GoBinary {
     pub fn info(&self) -> Info {
         Info {
             go_version: self.version.as_ref().map(|v| v.raw.clone()),
+            version_source: self.version_source,
             goos: self.goos().map(str::to_string),
             goarch: self.goarch().to_string(),
             experiments: self.experiments(),
