@@ -658,24 +658,35 @@ impl<'a, 'c> Namer<'a, 'c> {
         Some((dt, direct))
     }
 
+    /// An object reached by a pointer of unknown type: its words are named by
+    /// their offset from the object's start (a pointer can point inside).
+    fn untyped_at(&self, value: u64) -> Cursor {
+        let base = self
+            .ctx
+            .heap
+            .find(value)
+            .map_or(value, |o| self.ctx.heap.data_start(o).min(value));
+        Cursor::Untyped { base }
+    }
+
     /// The cursor for the object a pointer word of type `leaf` points to.
     fn pointee(&mut self, o: &mut Owner, leaf: Leaf, value: u64) -> Cursor {
         match leaf {
             Leaf::MapInternal => Cursor::InMap,
-            Leaf::Unknown => Cursor::Untyped { base: value },
+            Leaf::Unknown => self.untyped_at(value),
             Leaf::IfaceData { empty, type_word } => match self.iface_dynamic(o, empty, type_word, value) {
                 Some((dt, true)) => self.pointee(o, Leaf::Typed(dt), value),
                 Some((dt, false)) => Cursor::Typed { ty: dt, addr: value },
-                None => Cursor::Untyped { base: value },
+                None => self.untyped_at(value),
             },
             Leaf::Typed(t) => match &t.detail {
                 TypeDetail::Pointer { elem: Some(e) } => match self.ty(e.id) {
                     Some(et) => Cursor::Typed { ty: et, addr: value },
-                    None => Cursor::Untyped { base: value },
+                    None => self.untyped_at(value),
                 },
                 TypeDetail::Slice { elem } => match self.ty(elem.id) {
                     Some(et) => Cursor::Elems { elem: et, start: value },
-                    None => Cursor::Untyped { base: value },
+                    None => self.untyped_at(value),
                 },
                 TypeDetail::Func { .. } => {
                     let code = self.ctx.mem.read_u64(value).unwrap_or(0);
@@ -685,7 +696,7 @@ impl<'a, 'c> Namer<'a, 'c> {
                     push(o, "closure", format!(".(closure {name})"), Some(value), None);
                     Cursor::Closure { base: value, entry }
                 }
-                _ => Cursor::Untyped { base: value },
+                _ => self.untyped_at(value),
             },
         }
     }
@@ -704,6 +715,12 @@ fn push(o: &mut Owner, kind: &'static str, text: String, address: Option<u64>, t
 /// A key as a Go literal: strings quoted as strconv.Quote does, everything
 /// else as fmt prints it.
 fn key_literal(decoder: &ValueDecoder<'_>, addr: u64, ty: &GoType) -> String {
+    // A pointer key is its address (fmt would print the pointee, `&{…}`).
+    if matches!(ty.kind, Kind::Pointer | Kind::UnsafePointer | Kind::Chan) {
+        if let Ok(p) = decoder.mem.read_u64(addr) {
+            return format!("{p:#x}");
+        }
+    }
     let v = decoder.decode(addr, ty);
     let mut text = if ty.kind == Kind::String {
         go_quote(&v.go_bytes())
