@@ -109,6 +109,8 @@ impl CensusMap {
         for (i, step) in self.owner_path.iter().enumerate() {
             match (i, step.kind) {
                 (0, "global") if step.name.starts_with("global 0x") => out.push("global (stripped)".to_string()),
+                // "finalizer of 0x…": the address would keep two cores' profiles apart.
+                (0, "special") => out.push(step.name.split(' ').next().unwrap_or("special").to_string()),
                 (0, "local") => {
                     // "goroutine N F: LOCAL"
                     let rest = step.name.splitn(3, ' ').nth(2).unwrap_or(&step.name);
@@ -147,6 +149,8 @@ pub struct WalkSummary {
     pub global_slots: usize,
     pub goroutines: usize,
     pub frames: usize,
+    /// Finalizers and cleanups whose words were roots.
+    pub specials: usize,
     pub reached_objects: u64,
     pub unreadable_objects: u64,
 }
@@ -262,7 +266,10 @@ pub fn run(
     let header_class = heap.alloc_size(header.size, true);
 
     say("walking the heap");
-    let w = walk::walk(&heap, &*mem, walk::root_slots(&roots), &|s| s == header_class);
+    let specials = heap.special_roots(&*mem);
+    let w = walk::walk(&heap, &*mem, walk::root_slots(&roots, &specials), &|s| {
+        s == header_class
+    });
     if let Some(e) = &w.first_error {
         errors.push(format!("{} objects could not be scanned; first: {e}", w.unreadable));
     }
@@ -272,7 +279,7 @@ pub fn run(
 
     say("accounting");
     let mut maps: Vec<CensusMap> = Vec::with_capacity(found.len());
-    let mut namer = owner::Namer::new(&ctx, &roots, &w);
+    let mut namer = owner::Namer::new(&ctx, &roots, &w, &specials);
     let residency = walk::Residency::new(heap.stats().in_use_bytes);
     for (i, f) in found.iter_mut().enumerate() {
         if i as u64 % CHECK_EVERY_MAPS == CHECK_EVERY_MAPS - 1 {
@@ -394,6 +401,7 @@ pub fn run(
             global_slots: roots.global_slots.len(),
             goroutines: roots.goroutines.len(),
             frames,
+            specials: specials.len(),
             reached_objects: w.reached_objects,
             unreadable_objects: w.unreadable,
         },

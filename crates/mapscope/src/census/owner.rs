@@ -110,6 +110,7 @@ pub(crate) struct Namer<'a, 'c> {
     ctx: &'a Ctx<'c>,
     roots: &'a Roots,
     walk: &'a Walk,
+    specials: &'a [crate::heap::SpecialRoot],
     types: HashMap<TypeId, Option<Arc<GoType>>>,
     globals: Vec<(u64, u64, usize)>,
     decoder: ValueDecoder<'c>,
@@ -122,7 +123,7 @@ pub(crate) struct Namer<'a, 'c> {
 }
 
 impl<'a, 'c> Namer<'a, 'c> {
-    pub fn new(ctx: &'a Ctx<'c>, roots: &'a Roots, walk: &'a Walk) -> Self {
+    pub fn new(ctx: &'a Ctx<'c>, roots: &'a Roots, walk: &'a Walk, specials: &'a [crate::heap::SpecialRoot]) -> Self {
         let mut globals = Vec::new();
         if let Ok(gs) = ctx.bin.globals() {
             for (i, g) in gs.iter().enumerate() {
@@ -138,6 +139,7 @@ impl<'a, 'c> Namer<'a, 'c> {
             ctx,
             roots,
             walk,
+            specials,
             types: HashMap::new(),
             globals,
             decoder: ValueDecoder::new(ctx.bin, ctx.mem.clone()),
@@ -328,6 +330,26 @@ impl<'a, 'c> Namer<'a, 'c> {
                     static_type: None,
                 }
             }
+            RootSlotKind::Special { index } => {
+                let sp = self.specials.get(index as usize);
+                let what = match sp.map(|s| s.kind) {
+                    Some(crate::heap::SpecialKind::Cleanup) => "cleanup",
+                    _ => "finalizer",
+                };
+                let object = sp.map_or(slot, |s| s.object);
+                let name = format!("{what} of {object:#x}");
+                Owner {
+                    root: RootKind::Other,
+                    expr: name.clone(),
+                    steps: vec![OwnerStep {
+                        kind: "special",
+                        name,
+                        address: Some(object),
+                        type_name: None,
+                    }],
+                    static_type: None,
+                }
+            }
             RootSlotKind::Frame { goroutine, frame } | RootSlotKind::StackObject { goroutine, frame, .. } => {
                 let g = self.roots.goroutines.get(goroutine as usize);
                 let f = g.and_then(|g| g.frames.get(frame as usize));
@@ -395,6 +417,21 @@ impl<'a, 'c> Namer<'a, 'c> {
             }
             if self.iface_before(slot).is_some() {
                 return Cursor::Untyped { base: slot - 8 };
+            }
+        }
+        if let RootSlotKind::Special { index } = kind {
+            // A finalized object's words are named from the object's start.
+            if let Some(sp) = self.specials.get(index as usize) {
+                if let Some(o) = self
+                    .ctx
+                    .heap
+                    .find(sp.object)
+                    .filter(|o| (o.base..o.base + o.size).contains(&slot))
+                {
+                    return Cursor::Untyped {
+                        base: self.ctx.heap.data_start(o),
+                    };
+                }
             }
         }
         if let RootSlotKind::Frame { goroutine, frame } | RootSlotKind::StackObject { goroutine, frame, .. } = kind {

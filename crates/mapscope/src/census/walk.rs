@@ -64,6 +64,8 @@ pub enum RootSlotKind {
     Frame { goroutine: u32, frame: u32 },
     /// A pointer word inside a stack object of a frame.
     StackObject { goroutine: u32, frame: u32, object: u32 },
+    /// A word a finalizer or cleanup keeps alive (`Heap::special_roots`).
+    Special { index: u32 },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -132,7 +134,7 @@ impl Walk {
 
 /// Every root word, in the order roots are preferred for owner paths:
 /// globals first, then goroutines in allgs order, frames innermost first.
-pub fn root_slots(roots: &Roots) -> Vec<RootSlot> {
+pub fn root_slots(roots: &Roots, specials: &[crate::heap::SpecialRoot]) -> Vec<RootSlot> {
     let mut out: Vec<RootSlot> = roots
         .global_slots
         .iter()
@@ -159,6 +161,12 @@ pub fn root_slots(roots: &Roots) -> Vec<RootSlot> {
                 }));
             }
         }
+    }
+    for (i, sp) in specials.iter().enumerate() {
+        out.extend(sp.words.iter().map(|&addr| RootSlot {
+            addr,
+            kind: RootSlotKind::Special { index: i as u32 },
+        }));
     }
     out
 }

@@ -135,12 +135,14 @@ pub struct SpanLayout {
     pub state: Field,
     pub elemsize: Field,
     pub large_type: Option<Field>,
+    /// `specials *special`: the span's list of finalizers, cleanups, ….
+    pub specials: Field,
     /// `sizeof(mspan)`: one read per span.
     pub size: u64,
 }
 
 impl SpanLayout {
-    pub fn fields(&self) -> [(&'static str, Option<Field>); 10] {
+    pub fn fields(&self) -> [(&'static str, Option<Field>); 11] {
         [
             ("startAddr", Some(self.start_addr)),
             ("npages", Some(self.npages)),
@@ -152,6 +154,7 @@ impl SpanLayout {
             ("state", Some(self.state)),
             ("elemsize", Some(self.elemsize)),
             ("largeType", self.large_type),
+            ("specials", Some(self.specials)),
         ]
     }
 }
@@ -198,6 +201,7 @@ static SPAN_119: SpanLayout = SpanLayout {
     state: w1(99),
     elemsize: w8(104),
     large_type: None,
+    specials: w8(128),
     size: 144,
 };
 /// 1.20–1.21: `pinnerBits` and the wider `freeIndexForScan` shift the tail.
@@ -212,6 +216,7 @@ static SPAN_121: SpanLayout = SpanLayout {
     state: w1(107),
     elemsize: w8(112),
     large_type: None,
+    specials: w8(136),
     size: 168,
 };
 /// 1.22+: `nelems`/`freeindex` are u16 (CL 451359); `largeType` added.
@@ -226,8 +231,65 @@ static SPAN_122: SpanLayout = SpanLayout {
     state: w1(99),
     elemsize: w8(104),
     large_type: Some(w8(152)),
+    specials: w8(128),
     size: 160,
 };
+
+/// `runtime.special` and the specials whose words the GC treats as roots
+/// (`markrootSpans`, `src/runtime/mgcmark.go`; kinds and structs in
+/// `src/runtime/mheap.go` and `mcleanup.go` of each release).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpecialLayout {
+    pub minors: (u32, u32),
+    /// `special.offset`: the object's offset in its span.
+    pub offset: Field,
+    pub kind: Field,
+    pub finalizer_kind: u8,
+    /// `specialfinalizer.fn`.
+    pub finalizer_fn: u64,
+    /// `_KindSpecialCleanup` and the root words of a `specialCleanup`
+    /// (`fn`; from 1.26 `cleanup.fn` and `cleanup.arg`).
+    pub cleanup: Option<(u8, &'static [u64])>,
+}
+
+pub static SPECIALS: &[SpecialLayout] = &[
+    SpecialLayout {
+        minors: (19, 23),
+        offset: w2(8),
+        kind: w1(10),
+        finalizer_kind: 1,
+        finalizer_fn: 16,
+        cleanup: None,
+    },
+    SpecialLayout {
+        minors: (24, 24),
+        offset: w8(8),
+        kind: w1(16),
+        finalizer_kind: 1,
+        finalizer_fn: 24,
+        cleanup: Some((6, &[24])),
+    },
+    SpecialLayout {
+        minors: (25, 25),
+        offset: w8(8),
+        kind: w1(16),
+        finalizer_kind: 2,
+        finalizer_fn: 24,
+        cleanup: Some((7, &[24])),
+    },
+    SpecialLayout {
+        minors: (26, u32::MAX),
+        offset: w8(8),
+        kind: w1(16),
+        finalizer_kind: 2,
+        finalizer_fn: 24,
+        cleanup: Some((7, &[32, 40])),
+    },
+];
+
+pub fn specials_for(minor: u32) -> Option<&'static SpecialLayout> {
+    SPECIALS.iter().find(|s| (s.minors.0..=s.minors.1).contains(&minor))
+}
 
 /// Which experiment setting a row needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

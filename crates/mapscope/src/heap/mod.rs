@@ -107,6 +107,8 @@ struct Span {
     first: usize,
     spanclass: u8,
     large_type: u64,
+    /// Head of `mspan.specials` (0 for most spans).
+    specials: u64,
 }
 
 impl Span {
@@ -122,6 +124,27 @@ impl Span {
 const MAX_SPAN_BYTES: u64 = 1 << 40;
 /// `allspans` pointers read per memory read.
 const SPAN_PTR_CHUNK: u64 = 8192;
+/// A corrupt (cyclic) specials list ends here.
+const MAX_SPECIALS_PER_SPAN: u32 = 1 << 16;
+
+/// What a special root is attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpecialKind {
+    Finalizer,
+    Cleanup,
+}
+
+/// The root words a finalizer or cleanup holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecialRoot {
+    pub kind: SpecialKind,
+    /// The object the finalizer or cleanup is attached to.
+    pub object: u64,
+    /// Addresses of the words the GC scans as roots.
+    pub words: Vec<u64>,
+}
+
 /// Bitmap words read per memory read when walking a large object.
 const BITMAP_WINDOW_WORDS: u64 = 1 << 16;
 /// Warnings kept verbatim; the rest are only counted.
@@ -129,6 +152,7 @@ const MAX_WARNINGS: usize = 32;
 
 pub struct Heap {
     layout: &'static HeapLayout,
+    specials: Option<&'static layout::SpecialLayout>,
     green_tea: bool,
     arch: Arch,
     mheap: u64,
@@ -200,6 +224,7 @@ impl Heap {
 
         let mut heap = Heap {
             layout,
+            specials: layout::specials_for(v.minor),
             green_tea,
             arch,
             mheap,
@@ -433,6 +458,51 @@ impl Heap {
             size: s.elemsize,
             id,
         })
+    }
+
+    /// The finalizers and cleanups attached to objects (`mspan.specials`):
+    /// roots of the GC's own (`markrootSpans`). A finalized object's words
+    /// are roots, not the object; a cleanup's function and argument are.
+    pub fn special_roots(&self, mem: &dyn Memory) -> Vec<SpecialRoot> {
+        let Some(l) = self.specials else { return Vec::new() };
+        let mut out = Vec::new();
+        let mut offs = Vec::new();
+        for span in self.spans.iter().filter(|s| s.specials != 0) {
+            let mut p = span.specials;
+            let mut seen = 0u32;
+            while p != 0 && seen < MAX_SPECIALS_PER_SPAN {
+                seen += 1;
+                let mut buf = [0u8; 24];
+                if mem.read(p, &mut buf).is_err() {
+                    break;
+                }
+                let kind = field(&buf, l.kind).unwrap_or(0) as u8;
+                let offset = field(&buf, l.offset).unwrap_or(0);
+                let object = span.start.wrapping_add(offset);
+                if kind == l.finalizer_kind {
+                    let mut words = vec![p.wrapping_add(l.finalizer_fn)];
+                    if let Some(o) = self.find(object) {
+                        offs.clear();
+                        if self.pointer_offsets(mem, o, &mut offs).is_ok() {
+                            words.extend(offs.iter().map(|&x| o.base + u64::from(x)));
+                        }
+                    }
+                    out.push(SpecialRoot {
+                        kind: SpecialKind::Finalizer,
+                        object,
+                        words,
+                    });
+                } else if let Some((_, fields)) = l.cleanup.filter(|(k, _)| *k == kind) {
+                    out.push(SpecialRoot {
+                        kind: SpecialKind::Cleanup,
+                        object,
+                        words: fields.iter().map(|&f| p.wrapping_add(f)).collect(),
+                    });
+                }
+                p = field(&buf, Field { off: 0, width: 8 }).unwrap_or(0);
+            }
+        }
+        out
     }
 
     /// The slot with this id (allocated or not), for walks that keep ids
@@ -778,6 +848,7 @@ fn check_span(buf: &[u8], sl: &layout::SpanLayout) -> Result<RawSpan, String> {
             first: 0,
             spanclass,
             large_type: sl.large_type.map_or(0, f),
+            specials: f(sl.specials),
         },
         freeindex,
         alloc_bits: f(sl.alloc_bits),
