@@ -34,6 +34,7 @@ pub struct Candidates {
     pub all: Vec<Candidate>,
     by_container_size: HashMap<u64, Vec<usize>>,
     by_container_type: HashMap<u64, usize>,
+    by_name: HashMap<String, usize>,
 }
 
 impl Candidates {
@@ -81,7 +82,9 @@ impl Candidates {
                 by_container_type.entry(t).or_insert(i);
             }
         }
+        let by_name = all.iter().enumerate().map(|(i, c)| (c.ty.name.clone(), i)).collect();
         Candidates {
+            by_name,
             all,
             by_container_size,
             by_container_type,
@@ -106,7 +109,7 @@ impl Candidates {
     }
 
     pub fn by_name(&self, name: &str) -> Option<usize> {
-        self.all.iter().position(|c| c.ty.name == name)
+        self.by_name.get(name).copied()
     }
 }
 

@@ -382,35 +382,31 @@ impl<'a, 'c> Namer<'a, 'c> {
         }
     }
 
-    /// The global variable holding `addr` (DWARF): name, address, type name.
-    fn global_at(&mut self, addr: u64) -> Option<(String, u64, Option<String>)> {
+    /// The DWARF global whose bytes hold `addr`.
+    fn global_var(&self, addr: u64) -> Option<&'c crate::binary::GlobalVar> {
         let i = self.globals.partition_point(|g| g.0 <= addr);
         let &(start, size, idx) = self.globals.get(i.checked_sub(1)?)?;
         if addr >= start.saturating_add(size) {
             return None;
         }
-        let g = self.ctx.bin.globals().ok()?.get(idx)?;
+        self.ctx.bin.globals().ok()?.get(idx)
+    }
+
+    /// The global variable holding `addr` (DWARF): name, address, type name.
+    fn global_at(&mut self, addr: u64) -> Option<(String, u64, Option<String>)> {
+        let g = self.global_var(addr)?;
         Some((g.name.clone(), g.addr, g.ty.as_ref().map(|t| t.name.clone())))
     }
 
     /// The cursor at a root: typed where DWARF knows the global.
     fn root_cursor(&mut self, kind: RootSlotKind, slot: u64) -> Cursor {
         if kind == RootSlotKind::Global {
-            let i = self.globals.partition_point(|g| g.0 <= slot);
-            if let Some(&(start, size, idx)) = i.checked_sub(1).and_then(|i| self.globals.get(i)) {
-                if slot < start.saturating_add(size) {
-                    let ty = self
-                        .ctx
-                        .bin
-                        .globals()
-                        .ok()
-                        .and_then(|g| g.get(idx))
-                        .and_then(|g| g.ty.clone());
-                    if let Some(t) = ty.and_then(|t| self.ty(t.id)) {
-                        return Cursor::Typed { ty: t, addr: start };
-                    }
-                    return Cursor::Untyped { base: start };
+            if let Some(g) = self.global_var(slot) {
+                let start = g.addr;
+                if let Some(t) = g.ty.as_ref().and_then(|t| self.ty(t.id)) {
+                    return Cursor::Typed { ty: t, addr: start };
                 }
+                return Cursor::Untyped { base: start };
             }
             if let Some(s) = self.ctx.bin.data_symbol_at(slot) {
                 return Cursor::Untyped { base: s.addr };
