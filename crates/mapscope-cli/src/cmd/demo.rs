@@ -162,12 +162,21 @@ fn print_text(d: &DemoJson, map: &MapHandle, exe: &std::path::Path, core: &std::
         }
     }
     let shape = map.shape();
+    // Every layout (classic, interleaved, split) places slot i at a fixed stride, so
+    // the first two slots give the whole formula.
+    let stride = |at: &dyn Fn(u8) -> u64| at(1).saturating_sub(at(0));
+    let (what, slot) = match map {
+        MapHandle::Classic(_) => ("bucket", "tophash"),
+        MapHandle::Swiss(_) => ("group", "ctrl"),
+    };
     writeln!(
         out,
-        "  bucket/group size {} bytes; key i at +{} + i*…, elem i at +{}",
+        "  {what} size {} bytes; {slot} bytes at +0, key i at +{} + i*{}, elem i at +{} + i*{}",
         shape.container_size(),
         shape.key_offset(0),
-        shape.elem_offset(0)
+        stride(&|i| shape.key_offset(i)),
+        shape.elem_offset(0),
+        stride(&|i| shape.elem_offset(i)),
     )?;
     writeln!(out)?;
     writeln!(
