@@ -32,11 +32,14 @@ enum Command {
     /// and of every map type's bucket or group.
     Layout {
         exe: PathBuf,
-        /// Only these map types (`map[string]int`) or runtime structures.
+        /// Only these map types (`map[string]int`), runtime structures, or struct types (`main.Padded`).
         types: Vec<String>,
         /// Print what differs from another executable's layouts.
         #[arg(long, value_name = "OTHER_EXE")]
         compare: Option<PathBuf>,
+        /// With --compare: at most this many difference lines (default 40; 0 = all).
+        #[arg(long)]
+        limit: Option<usize>,
         #[command(flatten)]
         common: Common,
     },
@@ -131,8 +134,9 @@ fn main() -> ExitCode {
             exe,
             types,
             compare,
+            limit,
             common,
-        } => cmd::layout::run(&exe, &types, compare.as_deref(), &common),
+        } => cmd::layout::run(&exe, &types, compare.as_deref(), limit, &common),
         Command::Maps {
             target,
             args,

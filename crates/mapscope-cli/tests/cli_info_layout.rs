@@ -328,3 +328,89 @@ fn arm64_binaries_are_read_statically() {
         }
     }
 }
+
+/// `layout --compare` across map runtimes: one line per map type, with the
+/// sizes each program's own descriptor gave its bucket and group.
+#[test]
+fn layout_compare_across_runtimes_gives_the_descriptors_sizes_and_stays_short() {
+    let fx = |n: &str| mapscope_fixtures::get(n).unwrap();
+    let (a, b) = (fx("go1.22"), fx("go1.26"));
+    let (ea, eb) = (a.binary_path().unwrap(), b.binary_path().unwrap());
+    let args = ["layout", ea.to_str().unwrap(), "--compare", eb.to_str().unwrap()];
+    let cmp = json(&[&args[..], &["--json"]].concat());
+    let replaced: BTreeMap<String, (u64, u64)> = cmp["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "replaced")
+        .map(|d| {
+            let size = |s: &str| d[s]["size"].as_u64().unwrap();
+            (d["name"].as_str().unwrap().to_string(), (size("before"), size("after")))
+        })
+        .collect();
+    let (ta, tb) = (a.truth().unwrap(), b.truth().unwrap());
+    let mut checked = 0;
+    for m in &ta.maps {
+        let Some(n) = tb.maps.iter().find(|n| n.type_name == m.type_name) else {
+            continue;
+        };
+        let desc = |t: &mapscope_fixtures::MapTruth, f: &str| t.descriptor[f].as_u64().unwrap();
+        let want = (desc(m, "bucketsize"), desc(n, "GroupSize"));
+        assert_eq!(replaced.get(&m.type_name), Some(&want), "{}", m.type_name);
+        checked += 1;
+    }
+    assert!(checked > 20, "only {checked} map types in both programs");
+    assert_eq!(cmp["summary"]["replaced"].as_u64(), Some(replaced.len() as u64));
+
+    let text = mapscope(&args);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.lines().count() <= 60, "{text}");
+    assert!(text.contains("more (use --limit 0)"), "{text}");
+}
+
+/// Any struct type can be laid out; its size is what the program's own
+/// `unsafe.Sizeof` gave as the key size, and `any` is accepted for
+/// `interface {}`.
+#[test]
+fn layout_of_a_struct_type_and_of_map_types_spelled_with_any() {
+    for name in ["go1.22", "go1.26", "go1.27-split"] {
+        let fx = mapscope_fixtures::get(name).unwrap();
+        let truth = fx.truth().unwrap();
+        let exe = fx.binary_path().unwrap();
+        let m = truth.maps.iter().find(|m| m.key_type == "main.Padded").unwrap();
+        let out = json(&["layout", "--json", exe.to_str().unwrap(), "main.Padded"]);
+        let t = &out["types"][0];
+        assert_eq!(t["size"].as_u64(), Some(m.key_size), "{name}");
+        let field_bytes: u64 = t["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["size"].as_u64().unwrap())
+            .sum();
+        let padding: u64 = t["holes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["size"].as_u64().unwrap())
+            .sum();
+        assert_eq!(field_bytes + padding, m.key_size, "{name}");
+        let reorder = t["reorder"]["size"].as_u64().unwrap();
+        assert!(reorder >= field_bytes && reorder < m.key_size, "{name}: {reorder}");
+        assert!(
+            t["in_maps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["map"] == m.type_name.as_str()),
+            "{name}: {t}"
+        );
+
+        let with_any = json(&["layout", "--json", exe.to_str().unwrap(), "map[string]any"]);
+        assert_eq!(with_any["types"][0]["map"], "map[string]interface {}", "{name}");
+
+        let typo = mapscope(&["layout", exe.to_str().unwrap(), "main.Paded"]);
+        assert_eq!(typo.status.code(), Some(1), "{name}");
+        let err = String::from_utf8_lossy(&typo.stderr);
+        assert!(err.contains("did you mean main.Padded?"), "{name}: {err}");
+    }
+}

@@ -58,7 +58,10 @@ pub use pclntab::{
     FUNCDATA_STACK_OBJECTS, FUNC_FLAG_SPWRITE, FUNC_FLAG_TOP_FRAME, PCDATA_STACK_MAP_INDEX,
 };
 pub use symbols::DataSymbol;
-pub use types::{Field, GoType, Kind, MapDescFamily, MapDescriptor, MapFlags, Method, TypeDetail, TypeId, TypeRef};
+pub use types::{
+    canonical_name as canonical_type_name, Field, GoType, Kind, MapDescFamily, MapDescriptor, MapFlags, Method,
+    TypeDetail, TypeId, TypeRef,
+};
 pub use variant::{MapVariant, VariantDetection};
 pub use version::GoVersion;
 
@@ -468,7 +471,12 @@ impl GoBinary {
     }
 
     pub fn runtime_type_by_name(&self, name: &str) -> Result<Option<GoType>> {
-        match self.type_index()?.by_name.get(name) {
+        let idx = self.type_index()?;
+        let found = idx
+            .by_name
+            .get(name)
+            .or_else(|| idx.by_name.get(&types::canonical_name(name)));
+        match found {
             Some(&a) => self.runtime_type(a).map(Some),
             None => Ok(None),
         }
@@ -500,7 +508,10 @@ impl GoBinary {
     /// A type by its DWARF name; `Ok(None)` when DWARF has no such type.
     pub fn dwarf_type_by_name(&self, name: &str) -> Result<Option<GoType>> {
         let d = self.dwarf()?;
-        let Some(off) = d.type_offset(name) else {
+        let Some(off) = d
+            .type_offset(name)
+            .or_else(|| d.type_offset(&types::canonical_name(name)))
+        else {
             return Ok(None);
         };
         d.go_type(off, self.rtypes().ok().as_ref()).map(Some)

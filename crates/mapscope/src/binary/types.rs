@@ -241,3 +241,44 @@ impl GoType {
         }
     }
 }
+
+/// The spelling the runtime and DWARF use for a type name a user may write
+/// differently: `any` → `interface {}` (Go 1.18 made them the same type, but
+/// both the descriptors and DWARF name it `interface {}`), and `interface{}`
+/// → `interface {}`. Identifiers that merely contain `any` are left alone.
+pub fn canonical_name(name: &str) -> String {
+    let name = name.replace("interface{}", "interface {}");
+    let bytes = name.as_bytes();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b >= 0x80;
+    let mut out = String::with_capacity(name.len() + 16);
+    let mut i = 0;
+    while i < name.len() {
+        let is_any = name[i..].starts_with("any")
+            && (i == 0 || bytes.get(i - 1).is_some_and(|&b| !ident(b)))
+            && !bytes.get(i + 3).is_some_and(|&b| ident(b));
+        if is_any {
+            out.push_str("interface {}");
+            i += 3;
+        } else {
+            let c = name[i..].chars().next().unwrap_or(' ');
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod canonical_name_tests {
+    use super::canonical_name;
+
+    #[test]
+    fn any_is_the_empty_interface() {
+        assert_eq!(canonical_name("map[string]any"), "map[string]interface {}");
+        assert_eq!(canonical_name("map[any][]any"), "map[interface {}][]interface {}");
+        assert_eq!(canonical_name("map[string]interface{}"), "map[string]interface {}");
+        assert_eq!(canonical_name("main.anyThing"), "main.anyThing");
+        assert_eq!(canonical_name("map[company]int"), "map[company]int");
+        assert_eq!(canonical_name("pkg.any"), "pkg.any");
+    }
+}

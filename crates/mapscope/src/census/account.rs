@@ -214,7 +214,8 @@ impl Ctx<'_> {
                     0
                 } else {
                     let mut b = 0u32;
-                    while b < 40 && len > 8 && (len as f64) > 6.5 * (1u64 << b) as f64 {
+                    while b < 40 && len > 8 && (len as f64) > crate::maps::shape::CLASSIC_MAX_LOAD * (1u64 << b) as f64
+                    {
                         b += 1;
                     }
                     let mut n = 1u64 << b;
@@ -230,7 +231,8 @@ impl Ctx<'_> {
                 } else if len <= 8 {
                     self.heap.alloc_size(size, true)
                 } else {
-                    let capacity = len.saturating_mul(8) / 7;
+                    let capacity =
+                        len.saturating_mul(crate::maps::shape::SLOTS) / crate::maps::shape::SWISS_MAX_GROUP_LOAD;
                     let dir = capacity.div_ceil(1024).next_power_of_two();
                     let per_table = (capacity / dir).max(8).next_power_of_two();
                     let table_size = self.table.map_or(32, |t| t.size);

@@ -101,3 +101,34 @@ pub fn map_container(bin: &GoBinary, map: &GoType) -> Result<Option<StructLayout
     let name = t.name.strip_prefix("noalg.").unwrap_or(&t.name).to_string();
     struct_layout(bin, &t, &name).map(Some)
 }
+
+/// What Go's `fieldalignment` analyzer would suggest for a struct: its
+/// fields ordered by alignment, largest first, and the size that order gives.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Reorder {
+    pub size: u64,
+    pub order: Vec<String>,
+}
+
+/// `None` when the struct is already as small as reordering can make it.
+/// Sorting by alignment is optimal for size because every Go type's size is
+/// a multiple of its alignment; zero-size fields go first, since a trailing
+/// one would be padded out (the compiler makes room for its address).
+pub fn reorder_hint(bin: &GoBinary, ty: &GoType) -> Result<Option<Reorder>, BinaryError> {
+    let mut fields = Vec::with_capacity(ty.fields().len());
+    for f in ty.fields() {
+        let ft = bin.type_by_id(f.ty.id)?;
+        fields.push((f.name.clone(), ft.size, ft.align.max(1)));
+    }
+    fields.sort_by(|a, b| (a.1 != 0).cmp(&(b.1 != 0)).then(b.2.cmp(&a.2)).then(b.1.cmp(&a.1)));
+    let align = fields.iter().map(|f| f.2).max().unwrap_or(1).max(ty.align.max(1));
+    let mut end = 0u64;
+    for f in &fields {
+        end = end.next_multiple_of(f.2).saturating_add(f.1);
+    }
+    let size = end.next_multiple_of(align);
+    Ok((size < ty.size).then(|| Reorder {
+        size,
+        order: fields.into_iter().map(|f| f.0).collect(),
+    }))
+}

@@ -2,6 +2,15 @@
 //! bucket or group, and whether they are stored behind a pointer. Built from
 //! the map type descriptor (or DWARF) of the binary.
 
+/// Average entries per bucket at which a classic map grows
+/// (`loadFactorNum/loadFactorDen` = 13/2 in runtime/map.go).
+pub const CLASSIC_MAX_LOAD: f64 = 6.5;
+/// Entries per 8-slot group at which a Swiss table grows
+/// (`maxAvgGroupLoad` in internal/runtime/maps).
+pub const SWISS_MAX_GROUP_LOAD: u64 = 7;
+/// Slots in a bucket or group, in every map runtime.
+pub const SLOTS: u64 = 8;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlotLayout {
     /// tophash [8]u8 at 0, keys at 8, elems after the 8 keys, the overflow
