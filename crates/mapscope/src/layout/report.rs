@@ -1,8 +1,10 @@
 //! A struct's layout as mapscope reports it: every field with offset, size and
-//! alignment, the padding holes between them, and where 64-byte cache lines
-//! fall (counted from the start of the struct: bucket and group arrays are
-//! allocated at least 64-byte aligned when they span a cache line, so line
-//! boundaries of element 0 are real ones).
+//! alignment, the padding holes between them, and where 64-byte lines fall
+//! counted from the start of the struct. Those are the CPU's cache lines only
+//! for an instance that starts on a 64-byte boundary: the allocator places
+//! small objects at multiples of their size class from a page start (and
+//! 1.22+ puts an 8-byte malloc header before objects of 512 bytes or more),
+//! and group i of an array starts i group sizes in.
 
 use serde::Serialize;
 
