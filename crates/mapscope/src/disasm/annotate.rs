@@ -219,7 +219,10 @@ impl<'b> Annotator<'b> {
         if ins.is_ip_rel_memory_operand() {
             let a = ins.ip_rel_memory_address();
             let md = self.bin.moduledata().ok()?;
-            if a >= md.types && a < md.etypes {
+            // Only a descriptor's own start is a type: other addresses in the
+            // types section (strings, name data) would read as garbage names.
+            let known = self.bin.runtime_types().ok()?.binary_search(&a).is_ok();
+            if a >= md.types && a < md.etypes && known {
                 let t = self.bin.runtime_type(a).ok()?;
                 return (t.kind == Kind::Map || ins.mnemonic() == iced_x86::Mnemonic::Lea).then_some(t.name);
             }
