@@ -34,12 +34,50 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mapscope: {e:#}");
+            eprintln!("mapscope: {}", message(&e));
             if e.downcast_ref::<NotFound>().is_some() {
                 ExitCode::from(1)
             } else {
                 ExitCode::from(2)
             }
         }
+    }
+}
+
+/// The error and its causes on one line, each said once: a library error
+/// that already quotes its cause (`cannot read F: No such file`) or a
+/// context that the cause repeats (`F` over `cannot read F: …`) is not
+/// printed twice.
+pub fn message(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for part in e.chain().map(|c| c.to_string()) {
+        match parts.last() {
+            Some(last) if last.contains(&part) => {}
+            Some(last) if part.contains(last.as_str()) => {
+                parts.pop();
+                parts.push(part);
+            }
+            _ => parts.push(part),
+        }
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn causes_are_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory (os error 2)");
+        let inner = anyhow::Error::new(io).context("cannot read /x/mapfix: No such file or directory (os error 2)");
+        let e = inner.context("/x/mapfix");
+        assert_eq!(
+            super::message(&e),
+            "cannot read /x/mapfix: No such file or directory (os error 2)"
+        );
+        let e = anyhow::anyhow!("0x1234 is not mapped").context("reading the map header at 0x1234");
+        assert_eq!(
+            super::message(&e),
+            "reading the map header at 0x1234: 0x1234 is not mapped"
+        );
     }
 }

@@ -414,3 +414,18 @@ fn layout_of_a_struct_type_and_of_map_types_spelled_with_any() {
         assert!(err.contains("did you mean main.Padded?"), "{name}: {err}");
     }
 }
+
+/// A core given where the executable belongs is named as a core, once.
+#[test]
+fn a_core_in_place_of_the_executable_is_called_a_core() {
+    let fx = mapscope_fixtures::get("go1.26").unwrap();
+    let core = fx.core_path().unwrap();
+    let out = mapscope(&["info", core.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is a core dump, not an executable"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let missing = mapscope(&["info", "/nonexistent/mapfix"]);
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+}

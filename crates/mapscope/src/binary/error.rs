@@ -45,6 +45,8 @@ pub enum BinaryError {
     NotGo(String),
     #[error("no DWARF: the binary has no .debug_info (stripped with -ldflags=-w?)")]
     NoDwarf,
+    #[error("this is a core dump, not an executable: give the Go executable first and the core after it (`-` as the executable takes the one named in the core)")]
+    CoreNotExecutable,
 }
 
 pub type Result<T, E = BinaryError> = std::result::Result<T, E>;

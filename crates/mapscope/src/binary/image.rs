@@ -85,6 +85,9 @@ impl Image {
                 file.format()
             )));
         }
+        if file.kind() == object::ObjectKind::Core {
+            return Err(BinaryError::CoreNotExecutable);
+        }
         let arch = match file.architecture() {
             object::Architecture::X86_64 => Arch::Amd64,
             object::Architecture::Aarch64 => Arch::Arm64,
