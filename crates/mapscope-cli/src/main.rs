@@ -9,10 +9,22 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// `--version`: the commit, and the map runtimes and Go releases covered.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MAPSCOPE_COMMIT"),
+    ")\n",
+    "map runtimes: classic runtime.hmap (go1.19-go1.23, and go1.24/go1.25 with GOEXPERIMENT=noswissmap),\n",
+    "              Swiss tables (go1.24-go1.27), split groups (go1.27 with GOEXPERIMENT=mapsplitgroup)\n",
+    "tested on:    go1.19, go1.21-go1.27 (go1.20 by its neighbours' layouts); linux ELF, amd64 and arm64 (see README)",
+);
+
 #[derive(Parser)]
 #[command(
     name = "mapscope",
     version,
+    long_version = LONG_VERSION,
     about = "The physical memory of Go maps, from the program's own bytes"
 )]
 struct Cli {
