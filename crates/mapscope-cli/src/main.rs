@@ -7,7 +7,7 @@ mod output;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 /// `--version`: the commit, and the map runtimes and Go releases covered.
 const LONG_VERSION: &str = concat!(
@@ -106,6 +106,10 @@ enum Command {
     /// The addressing path of one key (hash, bucket or group, slot, key, elem),
     /// proved with the target's own hash; or with --all every entry's placement.
     Path(cmd::path::PathArgs),
+    /// Shell completions, e.g. `mapscope completions bash > ~/.local/share/bash-completion/completions/mapscope`.
+    Completions { shell: clap_complete::Shell },
+    /// The manual page in roff: `mapscope man > mapscope.1 && man ./mapscope.1`.
+    Man,
     /// Runs the main job on the fixture bundled in the repository.
     Demo {
         /// Which fixture variant (`go1.22`, `go1.27-split`, …; default go1.26).
@@ -179,6 +183,13 @@ fn main() -> ExitCode {
         Command::Path(args) => cmd::path::run(&args),
         Command::Disasm { exe, func, common } => cmd::disasm::run(&exe, func.as_deref(), &common),
         Command::Demo { fixture, common } => cmd::demo::run(fixture.as_deref(), &common),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "mapscope", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .map_err(Into::into),
     };
     output::finish(result)
 }

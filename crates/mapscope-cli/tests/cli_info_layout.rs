@@ -429,3 +429,24 @@ fn a_core_in_place_of_the_executable_is_called_a_core() {
     let err = String::from_utf8_lossy(&missing.stderr);
     assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }
+
+#[test]
+fn completions_man_page_and_version() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = mapscope(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for sub in ["info", "layout", "maps", "show", "path", "disasm"] {
+            assert!(text.contains(sub), "{shell} completions lack {sub}");
+        }
+    }
+    let man = mapscope(&["man"]);
+    assert!(man.status.success());
+    assert!(String::from_utf8_lossy(&man.stdout).contains(".TH mapscope 1"));
+    let v = String::from_utf8(mapscope(&["--version"]).stdout).unwrap();
+    assert!(
+        v.starts_with(&format!("mapscope {} (commit ", env!("CARGO_PKG_VERSION"))),
+        "{v}"
+    );
+    assert!(v.contains("go1.27"), "{v}");
+}
