@@ -25,7 +25,7 @@ struct DemoSlot {
     container: String,
     place: String,
     slot: u8,
-    tag: String,
+    tag: u8,
     tag_state: &'static str,
     key_address: String,
     key: String,
@@ -43,9 +43,13 @@ struct DemoJson {
     go_version: Option<String>,
     variant: Option<&'static str>,
     map: &'static str,
+    #[serde(rename = "type")]
     map_type: String,
     variable: String,
-    header: String,
+    /// The map header's address.
+    address: String,
+    /// The header's fields, as `show --json` gives them.
+    header: serde_json::Value,
     len: u64,
     slots: Vec<DemoSlot>,
 }
@@ -88,7 +92,7 @@ pub fn run(fixture: Option<&str>, common: &Common) -> anyhow::Result<()> {
             container: hex(e.container),
             place,
             slot: e.slot,
-            tag: format!("{:#04x}", e.tag),
+            tag: e.tag,
             tag_state,
             key_address: hex(e.key),
             key,
@@ -108,7 +112,8 @@ pub fn run(fixture: Option<&str>, common: &Common) -> anyhow::Result<()> {
         map: MAP,
         map_type: type_name,
         variable: hex(var),
-        header: hex(header),
+        address: hex(header),
+        header: super::show::header_json(&map),
         len: map.header_len(),
         slots,
     };
@@ -138,7 +143,7 @@ fn print_text(d: &DemoJson, map: &MapHandle, exe: &std::path::Path, core: &std::
             writeln!(
                 out,
                 "  level 1  runtime.hmap  {}  count={} B={} ({} buckets) hash0={:#010x} buckets={:#x} oldbuckets={:#x}",
-                d.header,
+                d.address,
                 h.count,
                 h.b,
                 h.bucket_count(),
@@ -157,7 +162,7 @@ fn print_text(d: &DemoJson, map: &MapHandle, exe: &std::path::Path, core: &std::
             writeln!(
                 out,
                 "  level 1  maps.Map      {}  used={} seed={:#x} dirPtr={:#x} dirLen={} ({dir})",
-                d.header, h.used, h.seed, h.dir_ptr, h.dir_len
+                d.address, h.used, h.seed, h.dir_ptr, h.dir_len
             )?;
         }
     }
@@ -196,7 +201,7 @@ fn print_text(d: &DemoJson, map: &MapHandle, exe: &std::path::Path, core: &std::
             format!("{:?}", s.key),
             s.container,
             s.slot,
-            format!("{} {}", s.tag, s.tag_state),
+            format!("{:#04x} {}", s.tag, s.tag_state),
             s.key_address,
             s.elem_address,
             s.funcval,

@@ -58,7 +58,7 @@ fn swiss_header_json(h: &SwissHeader, tables: &[TableInfo]) -> Json {
     })
 }
 
-fn header_json(map: &MapHandle) -> Json {
+pub(crate) fn header_json(map: &MapHandle) -> Json {
     match map {
         MapHandle::Classic(m) => classic_header_json(&m.header),
         MapHandle::Swiss(m) => swiss_header_json(&m.header, &m.tables),
