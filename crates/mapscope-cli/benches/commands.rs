@@ -16,6 +16,11 @@
 //!   real programs' cores listed in `$MAPSCOPE_REALWORLD` (a directory of
 //!   `NAME/NAME` executables with `NAME/core.kernel` or `NAME/core.gcore`, as
 //!   `fixtures/realworld-cores.sh` makes them).
+//! - `diff` of the 1M-entry map with itself (the bench core as both
+//!   snapshots: every entry is looked up and matched) — target ≤ 2 s and at
+//!   most twice the memory of the decoded key set, measured as the peak RSS
+//!   above `show --limit 0` of the same map; and the census `diff` of each
+//!   `fixtures/difffix` snapshot pair — target ≤ 0.5 s.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -88,6 +93,24 @@ fn largest_go_executable() -> Option<PathBuf> {
         })
         .max()
         .map(|(_, p)| p)
+}
+
+fn census_diff_benches() {
+    for pair in mapscope_fixtures::diffpair::pairs().unwrap() {
+        let exe = pair.binary_path().unwrap();
+        let (a, b) = (pair.before_core().unwrap(), pair.after_core().unwrap());
+        bench(
+            &format!("diff --json, census ({})", pair.name()),
+            &[
+                "diff",
+                "--json",
+                exe.to_str().unwrap(),
+                a.to_str().unwrap(),
+                b.to_str().unwrap(),
+            ],
+            None,
+        );
+    }
 }
 
 fn census_benches() {
@@ -194,6 +217,10 @@ fn main() {
         census_benches();
         return;
     }
+    if std::env::args().any(|a| a == "diff") {
+        census_diff_benches();
+        return;
+    }
     let info_target =
         largest_go_executable().unwrap_or_else(|| mapscope_fixtures::get("go1.27").unwrap().binary_path().unwrap());
     let size = std::fs::metadata(&info_target).map(|m| m.len()).unwrap_or(0);
@@ -235,6 +262,20 @@ fn main() {
             head["variant"].as_str().unwrap_or("?")
         );
         bench(&label, &["show", "--json", exe, core, "main.Bench"], Some(n));
+        let base = run_once(&["show", "--json", "--limit", "0", exe, core, "main.Bench"]).max_rss_kib;
+        let diff = run_once(&["diff", "--json", exe, core, core, "main.Bench"]).max_rss_kib;
+        bench(
+            &format!("diff main.Bench ({variant}, {n} vs itself)"),
+            &["diff", "--json", exe, core, core, "main.Bench"],
+            Some(n),
+        );
+        // A decoded key is one mapscope::values::Value (64 bytes) per entry.
+        let keys_mb = n as f64 * 64.0 / 1e6;
+        println!(
+            "  diff above show --limit 0: {:.1} MB; the decoded key set: {keys_mb:.1} MB ({:.2}×)",
+            (diff - base) as f64 / 1024.0 * 1.024,
+            (diff - base) as f64 * 1024.0 / 1e6 / keys_mb
+        );
         bench(
             &format!("maps --globals ({variant})"),
             &["maps", "--globals", exe, core],
@@ -246,5 +287,6 @@ fn main() {
             None,
         );
     }
+    census_diff_benches();
     census_benches();
 }
