@@ -95,6 +95,48 @@ fn largest_go_executable() -> Option<PathBuf> {
         .map(|(_, p)| p)
 }
 
+/// `diff` of the 1M-entry map with itself, and its memory above `show
+/// --limit 0` of the same map (opening the executable and the core).
+fn big_diff_bench(variant: &str, exe: &str, core: &str, n: u64) {
+    let base = run_once(&["show", "--json", "--limit", "0", exe, core, "main.Bench"]).max_rss_kib;
+    let args = ["diff", "--json", exe, core, core, "main.Bench"];
+    let diff = run_once(&args).max_rss_kib;
+    bench(&format!("diff main.Bench ({variant}, {n} vs itself)"), &args, Some(n));
+    // A decoded key is one mapscope::values::Value (64 bytes) per entry.
+    let keys = n as f64 * 64.0;
+    let above = (diff - base) as f64 * 1024.0;
+    println!(
+        "  diff above show --limit 0: {:.1} MB; the decoded key set: {:.1} MB ({:.2}×)",
+        above / 1e6,
+        keys / 1e6,
+        above / keys
+    );
+}
+
+fn big_diff_benches() {
+    for variant in ["go1.22", "go1.26"] {
+        let fx = mapscope_fixtures::get(variant).unwrap();
+        let Ok(run) = fx.run("bench") else { continue };
+        let exe = fx.binary_path().unwrap();
+        let core = run.core_path("kernel").unwrap().unwrap();
+        let head = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+            .args([
+                "show",
+                "--json",
+                "--limit",
+                "0",
+                exe.to_str().unwrap(),
+                core.to_str().unwrap(),
+                "main.Bench",
+            ])
+            .output()
+            .expect("mapscope show --limit 0");
+        let head: serde_json::Value = serde_json::from_slice(&head.stdout).expect("show JSON");
+        let n = head["len"].as_u64().unwrap_or(0);
+        big_diff_bench(variant, exe.to_str().unwrap(), core.to_str().unwrap(), n);
+    }
+}
+
 fn census_diff_benches() {
     for pair in mapscope_fixtures::diffpair::pairs().unwrap() {
         let exe = pair.binary_path().unwrap();
@@ -218,6 +260,7 @@ fn main() {
         return;
     }
     if std::env::args().any(|a| a == "diff") {
+        big_diff_benches();
         census_diff_benches();
         return;
     }
@@ -262,20 +305,7 @@ fn main() {
             head["variant"].as_str().unwrap_or("?")
         );
         bench(&label, &["show", "--json", exe, core, "main.Bench"], Some(n));
-        let base = run_once(&["show", "--json", "--limit", "0", exe, core, "main.Bench"]).max_rss_kib;
-        let diff = run_once(&["diff", "--json", exe, core, core, "main.Bench"]).max_rss_kib;
-        bench(
-            &format!("diff main.Bench ({variant}, {n} vs itself)"),
-            &["diff", "--json", exe, core, core, "main.Bench"],
-            Some(n),
-        );
-        // A decoded key is one mapscope::values::Value (64 bytes) per entry.
-        let keys_mb = n as f64 * 64.0 / 1e6;
-        println!(
-            "  diff above show --limit 0: {:.1} MB; the decoded key set: {keys_mb:.1} MB ({:.2}×)",
-            (diff - base) as f64 / 1024.0 * 1.024,
-            (diff - base) as f64 * 1024.0 / 1e6 / keys_mb
-        );
+        big_diff_bench(variant, exe, core, n);
         bench(
             &format!("maps --globals ({variant})"),
             &["maps", "--globals", exe, core],

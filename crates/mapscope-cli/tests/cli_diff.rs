@@ -288,3 +288,94 @@ fn watch_follows_a_running_program() {
         assert!(s == 'S' || s == 'R', "process left in state {s} (pause={pause})");
     }
 }
+
+/// The corpus's first snapshot against a new process of the same program,
+/// read live: two processes, so maps are found again by name, and the
+/// entries match by content. At "ready" the new process holds what the
+/// corpus snapshot held (the program builds the same entries every run), so
+/// nothing differs; after its changes, the diff is what the new process
+/// itself wrote about them.
+#[test]
+fn diff_of_a_core_and_a_running_process() {
+    for name in ["diff-go1.22", "diff-go1.26"] {
+        let pair = pairs().unwrap().into_iter().find(|p| p.name() == name).unwrap();
+        let exe = pair.binary_path().unwrap();
+        let a = pair.before_core().unwrap();
+        let before = pair.before_truth().unwrap();
+        let dir = std::env::temp_dir().join(format!("mapscope-diff-live-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (bj, aj) = (dir.join("before.json"), dir.join("after.json"));
+        let mut child = Command::new(&exe)
+            .args([&bj, &aj])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let running = Running(child);
+        let pid = running.0.id();
+        if !can_read(pid) {
+            eprintln!("skipped: this environment does not let us read process {pid}");
+            return;
+        }
+        let mut lines = BufReader::new(stdout).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "ready");
+        let pid_s = pid.to_string();
+        let names: Vec<&str> = before.maps.iter().map(|m| m.name.as_str()).collect();
+        let diff = |pause: bool| {
+            let mut args = vec![
+                "diff",
+                "--json",
+                exe.to_str().unwrap(),
+                a.to_str().unwrap(),
+                "--pid",
+                &pid_s,
+            ];
+            if pause {
+                args.push("--pause");
+            }
+            args.extend(&names);
+            mapscope_json(&args)
+        };
+        for pause in [false, true] {
+            let got = diff(pause);
+            for (m, t) in got["maps"].as_array().unwrap().iter().zip(&before.maps) {
+                let ctx = format!("{name} {} at ready (pause {pause})", t.name);
+                assert_eq!(m["len_before"].as_u64(), Some(t.before.len as u64), "{ctx}");
+                assert_eq!(m["len_after"].as_u64(), Some(t.before.len as u64), "{ctx}");
+                assert_eq!(m["counts"]["same"].as_u64(), Some(t.before.len as u64), "{ctx}: {m}");
+                // (A reused pid would make them look like one process.)
+                if pid != before.pid {
+                    assert!(m["physical"].is_null(), "{ctx}: two processes have no physical diff");
+                }
+            }
+            let s = state(pid);
+            assert!(s == 'S' || s == 'R', "process left in state {s}");
+        }
+        // SIGUSR1: the program makes its changes and writes them.
+        // SAFETY: a plain kill(2) of our own child.
+        assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGUSR1) }, 0);
+        assert_eq!(lines.next().unwrap().unwrap(), "changed");
+        let truth: mapscope_fixtures::diffpair::DiffTruth =
+            serde_json::from_slice(&std::fs::read(&aj).unwrap()).unwrap();
+        let got = diff(true);
+        for (m, t) in got["maps"].as_array().unwrap().iter().zip(&truth.maps) {
+            let ctx = format!("{name} {} after the changes", t.name);
+            assert_eq!(m["len_after"].as_u64(), Some(t.after.len as u64), "{ctx}");
+            let want = |v: &[[String; 2]]| v.iter().map(|e| e.to_vec()).collect::<Vec<_>>();
+            assert_eq!(texts(&m["added"], &["key", "value"]), want(&t.added), "{ctx}: added");
+            assert_eq!(
+                texts(&m["removed"], &["key", "value"]),
+                want(&t.removed),
+                "{ctx}: removed"
+            );
+            assert_eq!(
+                texts(&m["changed"], &["key", "before", "after"]),
+                t.changed.iter().map(|e| e.to_vec()).collect::<Vec<_>>(),
+                "{ctx}: changed"
+            );
+        }
+        drop(running);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
