@@ -303,7 +303,9 @@ fn entries(
             .entry_plans(&na.map_type)
             .with_context(|| na.map_type.name.clone())?;
         let side_a = read_side(before, &na, false, |m| {
-            let ix = m.map_or_else(EntryIndex::default, |m| EntryIndex::build(decoded(m, &dec_a, &plans_a)));
+            let ix = m.map_or_else(EntryIndex::default, |m| {
+                EntryIndex::build_sized(decoded(m, &dec_a, &plans_a), m.header_len() as usize)
+            });
             let n = ix.len() as u64;
             (ix, n)
         })?;

@@ -88,7 +88,9 @@ pub fn run(a: &WatchArgs) -> anyhow::Result<()> {
     let first: Side<EntryIndex> = {
         let _guard = pause(a.pause, pid)?;
         read_side(&opened, &named, volatile, |m| {
-            let ix = m.map_or_else(EntryIndex::default, |m| EntryIndex::build(decoded(m, &decoder, &plans)));
+            let ix = m.map_or_else(EntryIndex::default, |m| {
+                EntryIndex::build_sized(decoded(m, &decoder, &plans), m.header_len() as usize)
+            });
             let n = ix.len() as u64;
             (ix, n)
         })?

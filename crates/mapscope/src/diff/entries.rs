@@ -9,9 +9,8 @@
 //! map: entries with equal key and value pair first, then what is left of a
 //! key pairs in value order as changed values; the rest was added or removed.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::Serialize;
 
@@ -89,10 +88,26 @@ pub struct EntryIndex {
     pub errors: Vec<String>,
 }
 
+/// A fast word-at-a-time hash of an identity (FxHash's step, then a final
+/// mix so hashbrown's top bits are spread). Collisions cost a byte compare,
+/// never a wrong match; the target cannot choose our keys' hash collisions
+/// any more than it can choose its own keys.
 fn hash_of(id: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    id.hash(&mut h);
-    h.finish()
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = id.len() as u64;
+    let mut words = id.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+    }
+    let mut b = [0u8; 8];
+    let rest = words.remainder();
+    if let Some(dst) = b.get_mut(..rest.len()) {
+        dst.copy_from_slice(rest);
+    }
+    h = (h.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(K);
+    h ^ (h >> 29)
 }
 
 impl EntryIndex {
@@ -111,8 +126,24 @@ impl EntryIndex {
             + self.heads.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
     }
 
+    /// Room for `n` entries (a header's count), so the index grows once.
+    pub fn with_capacity(n: usize) -> EntryIndex {
+        let n = n.min(1 << 26);
+        EntryIndex {
+            arena: Vec::with_capacity(n.saturating_mul(24)),
+            recs: Vec::with_capacity(n),
+            heads: HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+            errors: Vec::new(),
+        }
+    }
+
     pub fn build(entries: impl Iterator<Item = Result<Decoded, MapError>>) -> EntryIndex {
-        let mut ix = EntryIndex::default();
+        Self::build_sized(entries, 0)
+    }
+
+    /// As `build`, with room for `n` entries first.
+    pub fn build_sized(entries: impl Iterator<Item = Result<Decoded, MapError>>, n: usize) -> EntryIndex {
+        let mut ix = EntryIndex::with_capacity(n);
         let mut scratch = Vec::new();
         for e in entries {
             match e {
@@ -128,10 +159,7 @@ impl EntryIndex {
     /// Adds one entry; returns its record number.
     fn push(&mut self, d: &Decoded, scratch: &mut Vec<u8>) -> u32 {
         scratch.clear();
-        d.key.write_go(scratch);
-        let text_len = scratch.len();
-        scratch.clear();
-        push_identity(scratch, &d.key);
+        let text_len = push_identity(scratch, &d.key);
         let id_len = scratch.len();
         let h = hash_of(scratch);
         let off = self.arena.len();
@@ -173,11 +201,27 @@ impl EntryIndex {
         self.bytes(r.off.saturating_add(r.id_len as usize), r.val_len)
     }
 
-    /// Records with identity `id` (hash `h`), newest first.
+    /// The first record with identity `id` (hash `h`) that `want` accepts,
+    /// newest first.
+    fn find(&self, h: u64, id: &[u8], mut want: impl FnMut(&Rec) -> bool) -> Option<u32> {
+        let mut i = self.heads.get(&h).copied().unwrap_or(NONE);
+        // Bounded by the record count: chains only point backwards.
+        while let Some(r) = self.recs.get(i as usize) {
+            if self.id(r) == id && want(r) {
+                return Some(i);
+            }
+            if r.next >= i {
+                break;
+            }
+            i = r.next;
+        }
+        None
+    }
+
+    /// Every record with identity `id` (hash `h`), newest first.
     fn chain(&self, h: u64, id: &[u8]) -> Vec<u32> {
         let mut out = Vec::new();
         let mut i = self.heads.get(&h).copied().unwrap_or(NONE);
-        // Bounded by the record count: chains only point backwards.
         while let Some(r) = self.recs.get(i as usize) {
             if self.id(r) == id {
                 out.push(i);
@@ -248,7 +292,11 @@ pub fn diff_entries(
     for r in &mut before.recs {
         r.matched = false;
     }
-    let mut next = EntryIndex::default();
+    let mut next = if keep {
+        EntryIndex::with_capacity(before.len())
+    } else {
+        EntryIndex::default()
+    };
     // After entries whose key had no equal value before: (identity hash,
     // record in `pending`).
     let mut pending = EntryIndex::default();
@@ -273,12 +321,7 @@ pub fn diff_entries(
         let h = hash_of(&id);
         val.clear();
         d.value.write_go(&mut val);
-        let hit = before.chain(h, &id).into_iter().find(|&i| {
-            before
-                .recs
-                .get(i as usize)
-                .is_some_and(|r| !r.matched && before.value_text(r) == val)
-        });
+        let hit = before.find(h, &id, |r| !r.matched && before.value_text(r) == val.as_slice());
         match hit.and_then(|i| before.recs.get_mut(i as usize)) {
             Some(r) => {
                 r.matched = true;

@@ -12,11 +12,15 @@
 use crate::values::{Value, ValueKind};
 
 /// Appends the key identity of `v`: its text, a 0xff separator (never part
-/// of valid UTF-8 and so rare in text), then its content bytes.
-pub fn push_identity(out: &mut Vec<u8>, v: &Value) {
+/// of valid UTF-8 and so rare in text), then its content bytes. Returns the
+/// length of the text.
+pub fn push_identity(out: &mut Vec<u8>, v: &Value) -> usize {
+    let start = out.len();
     v.write_go(out);
+    let text = out.len() - start;
     out.push(0xff);
     push_content(out, v);
+    text
 }
 
 fn push_len(out: &mut Vec<u8>, n: u64) {

@@ -99,14 +99,18 @@ impl std::fmt::Display for Event {
             Event::Directory { before, after, .. } => write!(f, "directory {before}→{after}"),
             Event::SmallToTable => write!(f, "small map became a table"),
             Event::TableSplit { table, into } => {
-                write!(f, "table {:#x} split into ", table.table)?;
+                write!(
+                    f,
+                    "table {:#x} (directory {}..={}) split into ",
+                    table.table, table.directory.0, table.directory.1
+                )?;
                 for (i, t) in into.iter().enumerate() {
                     if i > 0 {
                         write!(f, "{}", if i + 1 == into.len() { " and " } else { ", " })?;
                     }
-                    write!(f, "{:#x}", t.table)?;
+                    write!(f, "{:#x} ({}..={})", t.table, t.directory.0, t.directory.1)?;
                 }
-                write!(f, " (directory {}..={})", table.directory.0, table.directory.1)
+                Ok(())
             }
             Event::TableGrown { table, into } => write!(
                 f,
