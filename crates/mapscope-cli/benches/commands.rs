@@ -19,7 +19,7 @@
 //! - `diff` of the 1M-entry map with itself (the bench core as both
 //!   snapshots: every entry is looked up and matched) — target ≤ 2 s and at
 //!   most twice the memory of the decoded key set, measured as the peak RSS
-//!   above `show --limit 0` of the same map; and the census `diff` of each
+//!   above `show --json` of the same map; and the census `diff` of each
 //!   `fixtures/difffix` snapshot pair — target ≤ 0.5 s.
 
 use std::path::{Path, PathBuf};
@@ -96,9 +96,10 @@ fn largest_go_executable() -> Option<PathBuf> {
 }
 
 /// `diff` of the 1M-entry map with itself, and its memory above `show
-/// --limit 0` of the same map (opening the executable and the core).
+/// --json` of the same map (which opens the executable and the core, and
+/// walks and decodes every entry, touching the same pages of the core).
 fn big_diff_bench(variant: &str, exe: &str, core: &str, n: u64) {
-    let base = run_once(&["show", "--json", "--limit", "0", exe, core, "main.Bench"]).max_rss_kib;
+    let base = run_once(&["show", "--json", exe, core, "main.Bench"]).max_rss_kib;
     let args = ["diff", "--json", exe, core, core, "main.Bench"];
     let diff = run_once(&args).max_rss_kib;
     bench(&format!("diff main.Bench ({variant}, {n} vs itself)"), &args, Some(n));
@@ -106,7 +107,7 @@ fn big_diff_bench(variant: &str, exe: &str, core: &str, n: u64) {
     let keys = n as f64 * 64.0;
     let above = (diff - base) as f64 * 1024.0;
     println!(
-        "  diff above show --limit 0: {:.1} MB; the decoded key set: {:.1} MB ({:.2}×)",
+        "  diff above show --json: {:.1} MB; the decoded key set: {:.1} MB ({:.2}×)",
         above / 1e6,
         keys / 1e6,
         above / keys

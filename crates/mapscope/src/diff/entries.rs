@@ -58,8 +58,9 @@ impl Hasher for IdentityHasher {
             self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
     }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
+    fn write_u32(&mut self, v: u32) {
+        // hashbrown takes its tags from the top bits: spread the 32 bits.
+        self.0 = u64::from(v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -83,7 +84,9 @@ struct Rec {
 pub struct EntryIndex {
     arena: Vec<u8>,
     recs: Vec<Rec>,
-    heads: HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>,
+    /// Chain heads by the identity's hash, cut to 32 bits: 8 bytes a slot;
+    /// a collision only lengthens a chain (identities are compared).
+    heads: HashMap<u32, u32, BuildHasherDefault<IdentityHasher>>,
     /// Why the walk stopped early, if it did.
     pub errors: Vec<String>,
 }
@@ -110,6 +113,11 @@ fn hash_of(id: &[u8]) -> u64 {
     h ^ (h >> 29)
 }
 
+/// The chain-head key of a hash.
+fn head_key(h: u64) -> u32 {
+    (h ^ (h >> 32)) as u32
+}
+
 impl EntryIndex {
     pub fn len(&self) -> usize {
         self.recs.len()
@@ -123,7 +131,7 @@ impl EntryIndex {
     pub fn heap_bytes(&self) -> usize {
         self.arena.capacity()
             + self.recs.capacity() * std::mem::size_of::<Rec>()
-            + self.heads.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
+            + self.heads.capacity() * (std::mem::size_of::<(u32, u32)>() + 1)
     }
 
     /// Room for `n` entries (a header's count), so the index grows once.
@@ -167,7 +175,7 @@ impl EntryIndex {
         d.value.write_go(&mut self.arena);
         let val_len = self.arena.len() - off - id_len;
         let n = u32::try_from(self.recs.len()).unwrap_or(NONE);
-        let head = self.heads.entry(h).or_insert(NONE);
+        let head = self.heads.entry(head_key(h)).or_insert(NONE);
         let next = *head;
         *head = n;
         self.recs.push(Rec {
@@ -204,7 +212,7 @@ impl EntryIndex {
     /// The first record with identity `id` (hash `h`) that `want` accepts,
     /// newest first.
     fn find(&self, h: u64, id: &[u8], mut want: impl FnMut(&Rec) -> bool) -> Option<u32> {
-        let mut i = self.heads.get(&h).copied().unwrap_or(NONE);
+        let mut i = self.heads.get(&head_key(h)).copied().unwrap_or(NONE);
         // Bounded by the record count: chains only point backwards.
         while let Some(r) = self.recs.get(i as usize) {
             if self.id(r) == id && want(r) {
@@ -221,7 +229,7 @@ impl EntryIndex {
     /// Every record with identity `id` (hash `h`), newest first.
     fn chain(&self, h: u64, id: &[u8]) -> Vec<u32> {
         let mut out = Vec::new();
-        let mut i = self.heads.get(&h).copied().unwrap_or(NONE);
+        let mut i = self.heads.get(&head_key(h)).copied().unwrap_or(NONE);
         while let Some(r) = self.recs.get(i as usize) {
             if self.id(r) == id {
                 out.push(i);
@@ -417,4 +425,71 @@ pub fn diff_entries(
     out.changed
         .sort_by(|a, b| (&a.key, &a.before).cmp(&(&b.key, &b.before)));
     (out, keep.then_some(next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::values::ValueKind;
+
+    fn entry(key: ValueKind, value: i64, container: u64) -> Result<Decoded, MapError> {
+        Ok(Decoded {
+            key: Value::new(0x1000, key),
+            value: Value::new(0x2000, ValueKind::Int(value)),
+            container,
+            slot: 0,
+        })
+    }
+
+    /// NaN keys are never equal to themselves: they pair as a multiset, equal
+    /// values first, the rest in value order. +0 and -0 are one key to Go's
+    /// `==` but a map keeps one of them, stored with its own bytes: a key
+    /// overwritten with the other zero is removed and added here.
+    #[test]
+    fn nan_keys_pair_as_a_multiset() {
+        let nan = || ValueKind::Float64(f64::NAN);
+        let mut before = EntryIndex::build(
+            [
+                entry(nan(), 1, 1),
+                entry(nan(), 2, 1),
+                entry(ValueKind::Float64(0.0), 5, 1),
+            ]
+            .into_iter(),
+        );
+        let after = [
+            entry(nan(), 2, 2),
+            entry(nan(), 3, 1),
+            entry(nan(), 3, 1),
+            entry(ValueKind::Float64(-0.0), 5, 1),
+        ];
+        let (d, next) = diff_entries(&mut before, after.into_iter(), 10, true);
+        assert_eq!(d.same, 1);
+        assert_eq!(d.moved, 1, "NaN→2 moved from container 1 to 2");
+        let t = |k: &str, v: &str| EntryText {
+            key: k.into(),
+            value: v.into(),
+        };
+        assert_eq!(
+            d.changed,
+            vec![ChangedEntry {
+                key: "NaN".into(),
+                before: "1".into(),
+                after: "3".into()
+            }]
+        );
+        assert_eq!(d.added, vec![t("-0", "5"), t("NaN", "3")]);
+        assert_eq!(d.removed, vec![t("0", "5")]);
+        assert_eq!(next.map(|n| n.len()), Some(4));
+    }
+
+    /// Interface keys of two types that print alike are two keys.
+    #[test]
+    fn text_alone_does_not_make_a_key() {
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        super::push_identity(&mut a, &Value::new(0, ValueKind::Int(1)));
+        super::push_identity(&mut b, &Value::new(0, ValueKind::Uint(1)));
+        assert_ne!(a, b);
+        assert_eq!(hash_of(&a), hash_of(&a.clone()));
+    }
 }
