@@ -310,6 +310,13 @@ fn entries(
             (ix, n)
         })?;
         let mut index = side_a.out;
+        if std::env::var_os("MAPSCOPE_TIMING").is_some_and(|v| v == "1") {
+            eprintln!(
+                "{expr}: index of the first snapshot: {} entries in {} bytes",
+                index.len(),
+                index.heap_bytes()
+            );
+        }
         let dec_b = ValueDecoder::new(&after.bin, after.mem.clone());
         let plans_b = dec_b
             .entry_plans(&nb.map_type)

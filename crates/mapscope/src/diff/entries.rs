@@ -66,8 +66,44 @@ impl Hasher for IdentityHasher {
 
 const NONE: u32 = u32::MAX;
 
+/// Bytes in chunks of 1 MiB that never move: a growing single vector would
+/// double (and copy) its way to up to twice what it holds. An offset is the
+/// chunk's number in the high 32 bits and the position in it below.
+#[derive(Default)]
+struct Arena {
+    chunks: Vec<Vec<u8>>,
+}
+
+const CHUNK: usize = 1 << 20;
+
+impl Arena {
+    fn push(&mut self, b: &[u8]) -> usize {
+        let fits = self.chunks.last().is_some_and(|c| c.capacity() - c.len() >= b.len());
+        if !fits {
+            self.chunks.push(Vec::with_capacity(CHUNK.max(b.len())));
+        }
+        let n = self.chunks.len() - 1;
+        let Some(c) = self.chunks.last_mut() else { return 0 };
+        let pos = c.len();
+        c.extend_from_slice(b);
+        (n << 32) | pos
+    }
+
+    fn get(&self, off: usize, len: usize) -> &[u8] {
+        let pos = off & 0xffff_ffff;
+        self.chunks
+            .get(off >> 32)
+            .and_then(|c| c.get(pos..pos.saturating_add(len)))
+            .unwrap_or_default()
+    }
+
+    fn capacity(&self) -> usize {
+        self.chunks.iter().map(Vec::capacity).sum()
+    }
+}
+
 struct Rec {
-    /// Key identity, then value text, in the arena from `off`.
+    /// Key identity, then value text, in the arena at `off` (see `Arena`).
     off: usize,
     id_len: u32,
     text_len: u32,
@@ -82,7 +118,7 @@ struct Rec {
 /// One snapshot's entries, indexed by key identity.
 #[derive(Default)]
 pub struct EntryIndex {
-    arena: Vec<u8>,
+    arena: Arena,
     recs: Vec<Rec>,
     /// Chain heads by the identity's hash, cut to 32 bits: 8 bytes a slot;
     /// a collision only lengthens a chain (identities are compared).
@@ -138,7 +174,7 @@ impl EntryIndex {
     pub fn with_capacity(n: usize) -> EntryIndex {
         let n = n.min(1 << 26);
         EntryIndex {
-            arena: Vec::with_capacity(n.saturating_mul(24)),
+            arena: Arena::default(),
             recs: Vec::with_capacity(n),
             heads: HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
             errors: Vec::new(),
@@ -169,11 +205,10 @@ impl EntryIndex {
         scratch.clear();
         let text_len = push_identity(scratch, &d.key);
         let id_len = scratch.len();
-        let h = hash_of(scratch);
-        let off = self.arena.len();
-        self.arena.extend_from_slice(scratch);
-        d.value.write_go(&mut self.arena);
-        let val_len = self.arena.len() - off - id_len;
+        let h = hash_of(scratch.get(..id_len).unwrap_or_default());
+        d.value.write_go(scratch);
+        let val_len = scratch.len() - id_len;
+        let off = self.arena.push(scratch);
         let n = u32::try_from(self.recs.len()).unwrap_or(NONE);
         let head = self.heads.entry(head_key(h)).or_insert(NONE);
         let next = *head;
@@ -192,9 +227,7 @@ impl EntryIndex {
     }
 
     fn bytes(&self, off: usize, len: u32) -> &[u8] {
-        self.arena
-            .get(off..off.saturating_add(len as usize))
-            .unwrap_or_default()
+        self.arena.get(off, len as usize)
     }
 
     fn id(&self, r: &Rec) -> &[u8] {
