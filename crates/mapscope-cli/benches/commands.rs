@@ -16,6 +16,11 @@
 //!   real programs' cores listed in `$MAPSCOPE_REALWORLD` (a directory of
 //!   `NAME/NAME` executables with `NAME/core.kernel` or `NAME/core.gcore`, as
 //!   `fixtures/realworld-cores.sh` makes them).
+//! - `diff` of the 1M-entry map with itself (the bench core as both
+//!   snapshots: every entry is looked up and matched) — target ≤ 2 s and at
+//!   most twice the memory of the decoded key set, measured as the peak RSS
+//!   above `show --json` of the same map; and the census `diff` of each
+//!   `fixtures/difffix` snapshot pair — target ≤ 0.5 s.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -88,6 +93,67 @@ fn largest_go_executable() -> Option<PathBuf> {
         })
         .max()
         .map(|(_, p)| p)
+}
+
+/// `diff` of the 1M-entry map with itself, and its memory above `show
+/// --json` of the same map (which opens the executable and the core, and
+/// walks and decodes every entry, touching the same pages of the core).
+fn big_diff_bench(variant: &str, exe: &str, core: &str, n: u64) {
+    let base = run_once(&["show", "--json", exe, core, "main.Bench"]).max_rss_kib;
+    let args = ["diff", "--json", exe, core, core, "main.Bench"];
+    let diff = run_once(&args).max_rss_kib;
+    bench(&format!("diff main.Bench ({variant}, {n} vs itself)"), &args, Some(n));
+    // A decoded key is one mapscope::values::Value (64 bytes) per entry.
+    let keys = n as f64 * 64.0;
+    let above = (diff - base) as f64 * 1024.0;
+    println!(
+        "  diff above show --json: {:.1} MB; the decoded key set: {:.1} MB ({:.2}×)",
+        above / 1e6,
+        keys / 1e6,
+        above / keys
+    );
+}
+
+fn big_diff_benches() {
+    for variant in ["go1.22", "go1.26"] {
+        let fx = mapscope_fixtures::get(variant).unwrap();
+        let Ok(run) = fx.run("bench") else { continue };
+        let exe = fx.binary_path().unwrap();
+        let core = run.core_path("kernel").unwrap().unwrap();
+        let head = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+            .args([
+                "show",
+                "--json",
+                "--limit",
+                "0",
+                exe.to_str().unwrap(),
+                core.to_str().unwrap(),
+                "main.Bench",
+            ])
+            .output()
+            .expect("mapscope show --limit 0");
+        let head: serde_json::Value = serde_json::from_slice(&head.stdout).expect("show JSON");
+        let n = head["len"].as_u64().unwrap_or(0);
+        big_diff_bench(variant, exe.to_str().unwrap(), core.to_str().unwrap(), n);
+    }
+}
+
+fn census_diff_benches() {
+    for pair in mapscope_fixtures::diffpair::pairs().unwrap() {
+        let exe = pair.binary_path().unwrap();
+        let (a, b) = (pair.before_core().unwrap(), pair.after_core().unwrap());
+        bench(
+            &format!("diff --json, census ({})", pair.name()),
+            &[
+                "diff",
+                "--json",
+                exe.to_str().unwrap(),
+                a.to_str().unwrap(),
+                b.to_str().unwrap(),
+            ],
+            None,
+        );
+    }
 }
 
 fn census_benches() {
@@ -194,6 +260,11 @@ fn main() {
         census_benches();
         return;
     }
+    if std::env::args().any(|a| a == "diff") {
+        big_diff_benches();
+        census_diff_benches();
+        return;
+    }
     let info_target =
         largest_go_executable().unwrap_or_else(|| mapscope_fixtures::get("go1.27").unwrap().binary_path().unwrap());
     let size = std::fs::metadata(&info_target).map(|m| m.len()).unwrap_or(0);
@@ -235,6 +306,7 @@ fn main() {
             head["variant"].as_str().unwrap_or("?")
         );
         bench(&label, &["show", "--json", exe, core, "main.Bench"], Some(n));
+        big_diff_bench(variant, exe, core, n);
         bench(
             &format!("maps --globals ({variant})"),
             &["maps", "--globals", exe, core],
@@ -246,5 +318,6 @@ fn main() {
             None,
         );
     }
+    census_diff_benches();
     census_benches();
 }

@@ -106,6 +106,35 @@ enum Command {
     /// The addressing path of one key (hash, bucket or group, slot, key, elem),
     /// proved with the target's own hash; or with --all every entry's placement.
     Path(cmd::path::PathArgs),
+    /// What changed between two snapshots: two cores, or a core and --pid P.
+    /// Without MAP the census of both, map by map; with MAP each map's
+    /// entries added, removed and changed, and (one process) its physical changes.
+    Diff {
+        /// The Go executable of both snapshots.
+        exe: PathBuf,
+        /// A B [MAP...] (with --pid: A [MAP...]); MAP is a global, an owner
+        /// expression or 0xADDR[:TYPE].
+        #[arg(value_name = "A B|MAP", num_args = 1.., required = true)]
+        args: Vec<String>,
+        /// The second snapshot is this live process, now (read, never written).
+        #[arg(long)]
+        pid: Option<u32>,
+        /// Stop the process while it is read; it is always resumed.
+        #[arg(long, requires = "pid")]
+        pause: bool,
+        /// At most this many entries (text: in all; JSON: per list) or census rows.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Without MAP: write both censuses as pprof profiles, BEFORE,AFTER
+        /// (go tool pprof -diff_base BEFORE AFTER).
+        #[arg(long, value_name = "BEFORE,AFTER", value_delimiter = ',')]
+        pprof: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// A live map compared snapshot to snapshot: one line per event (entries
+    /// added and removed, growth, evacuation, table splits, clear).
+    Watch(cmd::watch::WatchArgs),
     /// Shell completions, e.g. `mapscope completions bash > ~/.local/share/bash-completion/completions/mapscope`.
     Completions { shell: clap_complete::Shell },
     /// The manual page in roff: `mapscope man > mapscope.1 && man ./mapscope.1`.
@@ -182,6 +211,26 @@ fn main() -> ExitCode {
         }),
         Command::Path(args) => cmd::path::run(&args),
         Command::Disasm { exe, func, common } => cmd::disasm::run(&exe, func.as_deref(), &common),
+        Command::Diff {
+            exe,
+            args,
+            pid,
+            pause,
+            limit,
+            pprof,
+            common,
+        } => cmd::diff::run(
+            &cmd::diff::DiffArgs {
+                exe: &exe,
+                pid,
+                pause,
+                args: &args,
+                limit,
+                pprof: &pprof,
+            },
+            &common,
+        ),
+        Command::Watch(args) => cmd::watch::run(&args),
         Command::Demo { fixture, common } => cmd::demo::run(fixture.as_deref(), &common),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "mapscope", &mut std::io::stdout());

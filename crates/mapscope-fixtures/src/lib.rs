@@ -14,6 +14,7 @@
 //! ```
 
 mod cache;
+pub mod diffpair;
 mod manifest;
 pub mod pprof;
 mod truth;

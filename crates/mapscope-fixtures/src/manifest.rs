@@ -12,6 +12,9 @@ pub struct Manifest {
     /// Builds that are only read statically (other architectures).
     #[serde(default)]
     pub r#static: Vec<StaticEntry>,
+    /// Snapshot pairs of `fixtures/difffix` (see [`crate::diffpair`]).
+    #[serde(default)]
+    pub diff: Vec<crate::diffpair::DiffEntry>,
 }
 
 /// A binary built for another architecture from the same program: no run,

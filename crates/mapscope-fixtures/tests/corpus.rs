@@ -222,3 +222,37 @@ fn every_core_is_an_elf_core_of_its_program() {
         }
     }
 }
+
+/// The `diff` pairs: both cores are ELF cores of `difffix` and of the one
+/// process whose pid the truth gives; the truths say what each pair covers.
+#[test]
+fn every_diff_pair_is_two_snapshots_of_one_process() {
+    let pairs = mapscope_fixtures::diffpair::pairs().unwrap();
+    let names: Vec<&str> = pairs.iter().map(|p| p.name()).collect();
+    for want in ["diff-go1.22", "diff-go1.26", "diff-go1.27-split-stripped"] {
+        assert!(names.contains(&want), "no diff pair {want}: {names:?}");
+    }
+    for p in &pairs {
+        let (before, after) = (p.before_truth().unwrap(), p.truth().unwrap());
+        assert_eq!(before.pid, after.pid, "{}", p.name());
+        assert_eq!(after.variant, p.entry.map_variant, "{}", p.name());
+        for path in [p.before_core().unwrap(), p.after_core().unwrap()] {
+            let data = bytes(&path);
+            let (files, fname) = core_notes(&data);
+            assert_eq!(fname, "difffix", "{}: NT_PRPSINFO", path.display());
+            assert!(files.iter().any(|f| f.ends_with("/difffix")), "{}", path.display());
+        }
+        // Every map is described at both moments, and something changed.
+        assert_eq!(before.maps.len(), after.maps.len());
+        for (b, a) in before.maps.iter().zip(&after.maps) {
+            assert_eq!(b.name, a.name);
+            assert_eq!(b.before.entries, a.before.entries, "{} {}", p.name(), a.name);
+            assert!(
+                !(a.added.is_empty() && a.removed.is_empty() && a.changed.is_empty()),
+                "{} {}: no change",
+                p.name(),
+                a.name
+            );
+        }
+    }
+}

@@ -13,6 +13,7 @@
 
 pub mod binary;
 pub mod census;
+pub mod diff;
 pub mod disasm;
 pub mod error;
 #[doc(hidden)]

@@ -19,6 +19,7 @@ use crate::{output, Common};
 /// A Swiss fixture by default: what current Go releases run.
 pub const DEFAULT_FIXTURE: &str = "go1.26";
 const MAP: &str = "main.Handlers";
+const DIFF_FIXTURE: &str = "diff-go1.26";
 
 #[derive(Serialize)]
 struct DemoSlot {
@@ -63,6 +64,15 @@ pub fn run(fixture: Option<&str>, common: &Common) -> anyhow::Result<()> {
     let fx = mapscope_fixtures::get(name)?;
     let exe = fx.binary_path()?;
     let core = fx.core_path()?;
+    // The README's `diff` and `watch` examples read this snapshot pair.
+    if let Some(pair) = mapscope_fixtures::diffpair::pairs()?
+        .into_iter()
+        .find(|p| p.name() == DIFF_FIXTURE)
+    {
+        pair.binary_path()?;
+        pair.before_core()?;
+        pair.after_core()?;
+    }
     let bin = super::open_binary(&exe, common)?;
     let mem: Arc<dyn Memory> =
         Arc::new(CoreFile::open_with_executable(&core, &exe).with_context(|| core.display().to_string())?);

@@ -1,4 +1,5 @@
 pub mod demo;
+pub mod diff;
 pub mod disasm;
 pub mod info;
 pub mod layout;
@@ -7,6 +8,7 @@ pub mod path;
 pub mod profile;
 pub mod show;
 pub mod target;
+pub mod watch;
 
 use std::path::Path;
 

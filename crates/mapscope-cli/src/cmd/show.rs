@@ -25,7 +25,7 @@ pub struct ShowArgs<'a> {
 
 /// How often a live map read without --pause is retried when its header
 /// changed under the walk.
-const TORN_RETRIES: usize = 3;
+pub const TORN_RETRIES: usize = 3;
 
 fn hex(v: u64) -> String {
     format!("{v:#x}")
@@ -58,7 +58,7 @@ fn swiss_header_json(h: &SwissHeader, tables: &[TableInfo]) -> Json {
     })
 }
 
-pub(crate) fn header_json(map: &MapHandle) -> Json {
+pub fn header_json(map: &MapHandle) -> Json {
     match map {
         MapHandle::Classic(m) => classic_header_json(&m.header),
         MapHandle::Swiss(m) => swiss_header_json(&m.header, &m.tables),

@@ -19,10 +19,12 @@ pub struct Opened {
     pub live: Option<i32>,
     /// The dumped threads' registers (a core's notes; empty for a live process).
     pub threads: Vec<mapscope::memory::ThreadStatus>,
+    /// The process's id: a core's notes (NT_PRPSINFO) or the live pid.
+    pub pid: Option<i32>,
 }
 
 /// Ctrl-C while a process is paused must not leave it stopped.
-fn resume_on_interrupt() {
+pub fn resume_on_interrupt() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let _ = ctrlc::set_handler(|| {
@@ -77,6 +79,7 @@ pub fn open(t: &Target, core: Option<&Path>, common: &Common) -> anyhow::Result<
             pause,
             live: Some(pid),
             threads: Vec::new(),
+            pid: Some(pid),
         });
     }
     let core_path = core.ok_or_else(|| anyhow!("a core file or --pid is needed"))?;
@@ -93,12 +96,14 @@ pub fn open(t: &Target, core: Option<&Path>, common: &Common) -> anyhow::Result<
         .attach_executable(mapscope::memory::ImageMemory::open(&exe).with_context(|| exe.display().to_string())?)
         .with_context(|| format!("{} does not fit {}", exe.display(), core_path.display()))?;
     let threads = core_file.notes().threads.clone();
+    let pid = core_file.notes().process.as_ref().map(|p| p.pid);
     Ok(Opened {
         bin,
         mem: Arc::new(core_file),
         pause: None,
         live: None,
         threads,
+        pid,
     })
 }
 
