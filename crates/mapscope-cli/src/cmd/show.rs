@@ -358,15 +358,14 @@ fn print_text(
             for t in &m.tables {
                 writeln!(
                     out,
-                    "  table {:#x}: capacity={} used={} growthLeft={} localDepth={} groups={:#x} (directory {}..={})",
+                    "  table {:#x}: capacity={} used={} growthLeft={} localDepth={} groups={:#x} ({})",
                     t.addr,
                     t.capacity,
                     t.used,
                     t.growth_left,
                     t.local_depth,
                     t.groups,
-                    t.dir_first,
-                    t.dir_first + t.dir_slots - 1
+                    mapscope::diff::directory_slots((t.dir_first, t.dir_first + t.dir_slots.saturating_sub(1)))
                 )?;
             }
         }

@@ -10,4 +10,4 @@ pub mod physical;
 
 pub use census::{diff_census, CensusDiff, MapDiff, Status};
 pub use entries::{decoded, diff_entries, ChangedEntry, Decoded, EntryDiff, EntryIndex, EntryText, MovedEntry};
-pub use physical::{physical_events, Event, TableSlots};
+pub use physical::{directory_slots, physical_events, Event, TableSlots};

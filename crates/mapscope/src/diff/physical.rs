@@ -101,14 +101,15 @@ impl std::fmt::Display for Event {
             Event::TableSplit { table, into } => {
                 write!(
                     f,
-                    "table {:#x} (directory {}..={}) split into ",
-                    table.table, table.directory.0, table.directory.1
+                    "table {:#x} ({}) split into ",
+                    table.table,
+                    directory_slots(table.directory)
                 )?;
                 for (i, t) in into.iter().enumerate() {
                     if i > 0 {
                         write!(f, "{}", if i + 1 == into.len() { " and " } else { ", " })?;
                     }
-                    write!(f, "{:#x} ({}..={})", t.table, t.directory.0, t.directory.1)?;
+                    write!(f, "{:#x} ({})", t.table, directory_slots(t.directory))?;
                 }
                 Ok(())
             }
@@ -247,4 +248,13 @@ fn swiss(a: &SwissHeader, at: &[TableInfo], b: &SwissHeader, bt: &[TableInfo]) -
         });
     }
     ev
+}
+
+/// "directory slot 3" or "directory slots 0–3", as a person writes a range.
+pub fn directory_slots((first, last): (u64, u64)) -> String {
+    if first == last {
+        format!("directory slot {first}")
+    } else {
+        format!("directory slots {first}–{last}")
+    }
 }
