@@ -17,6 +17,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 mod annotate;
+pub(crate) mod arm64;
 mod callsites;
 mod fields;
 mod flow;
