@@ -108,6 +108,7 @@ pub struct Regs([Option<Val>; 32]);
 
 impl Regs {
     /// The full address register `n` holds, if the code computed one.
+    #[cfg(test)]
     pub fn address(&self, n: u16) -> Option<u64> {
         match self.0.get(usize::from(n)).copied().flatten() {
             Some(Val::Addr(a)) => Some(a),
@@ -293,6 +294,7 @@ fn simd_bytes(s: SIMDSizeCode) -> u8 {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
