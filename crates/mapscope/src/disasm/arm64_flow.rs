@@ -107,8 +107,10 @@ pub enum Target {
 pub fn mem_target(st: &State, i: &Instruction) -> Option<(Target, u8, bool)> {
     let (width, store) = memory_access(i)?;
     let t = i.operands.iter().find_map(|o| match *o {
-        Operand::RegPreIndex(n, off, wb) => Some(base_target(st, n, if wb { 0 } else { i64::from(off) }, wb, off)),
-        Operand::RegPostIndex(n, _) => Some(base_target(st, n, 0, false, 0)),
+        // Pre-indexed (with or without writeback) accesses base + off;
+        // post-indexed accesses the base, then adds.
+        Operand::RegPreIndex(n, off, _) => Some(base_target(st, n, i64::from(off))),
+        Operand::RegPostIndex(n, _) => Some(base_target(st, n, 0)),
         Operand::RegRegOffset(n, m, ..) => Some(match (st.get(n), st.get(m)) {
             (Val::Ptr(b, _), _) if b == Base::Dir => Target::Field(b, Off::Idx(0)),
             (Val::Ptr(b, o), Val::Scalar(Scalar::ContainerMul)) if o == Off::At(0) => Target::Field(b, o),
@@ -121,9 +123,8 @@ pub fn mem_target(st: &State, i: &Instruction) -> Option<(Target, u8, bool)> {
     Some((t, width, store))
 }
 
-/// `[xn, #off]`; a pre-indexed form with writeback accesses `xn + off` too.
-fn base_target(st: &State, n: u16, off: i64, wb: bool, wb_off: i32) -> Target {
-    let off = if wb { i64::from(wb_off) } else { off };
+/// `[xn, #off]`.
+fn base_target(st: &State, n: u16, off: i64) -> Target {
     if n == SP {
         return match st.sp {
             Some(d) => Target::Stack(d.saturating_add(off)),
@@ -278,7 +279,7 @@ pub fn step(ctx: &Ctx<'_>, st: &mut State, insn: &Insn) {
     // Anything else: its destination (and, for two-result forms, the second) is unknown.
     let dests = match i.opcode {
         Opcode::STXR | Opcode::STLXR | Opcode::STXRB | Opcode::STLXRB | Opcode::STXRH | Opcode::STLXRH => 1,
-        op if is_store_like(op) => 0,
+        op if writes_no_register(op) => 0,
         _ => 1,
     };
     for o in ops.iter().take(dests) {
@@ -293,7 +294,7 @@ pub fn step(ctx: &Ctx<'_>, st: &mut State, insn: &Insn) {
     writeback(st, ops);
 }
 
-fn is_store_like(op: Opcode) -> bool {
+fn writes_no_register(op: Opcode) -> bool {
     matches!(
         op,
         Opcode::CBZ
