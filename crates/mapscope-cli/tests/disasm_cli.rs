@@ -21,7 +21,7 @@ fn hex(v: &serde_json::Value) -> bool {
 
 #[test]
 fn json_has_the_contract_fields() {
-    for name in ["go1.22", "go1.27-split"] {
+    for name in ["go1.22", "go1.27-split", "arm64-go1.22", "arm64-go1.26"] {
         let exe = fixture(name);
         let out = run(&["disasm", &exe, "--json"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -130,6 +130,22 @@ impl Fixture {
         &self.entry.name
     }
 
+    /// `amd64` or `arm64`.
+    pub fn goarch(&self) -> &'static str {
+        &self.entry.goarch
+    }
+
+    /// Whether this machine can run the binary itself (its GOARCH is the
+    /// host's); arm64 variants are only read from their cores elsewhere.
+    pub fn runs_natively(&self) -> bool {
+        let host = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        };
+        self.entry.goarch == host
+    }
+
     /// The fixture executable, decompressed and executable.
     pub fn binary_path(&self) -> Result<PathBuf> {
         cache::materialise(&self.entry.binary, true)

@@ -39,6 +39,10 @@ pub struct VariantEntry {
     pub goexperiment: String,
     pub ldflags: String,
     pub stripped: bool,
+    /// `amd64`, or `arm64` (built with GOARCH=arm64, run and dumped under
+    /// qemu-user); manifests from before arm64 variants omit it.
+    #[serde(default = "amd64")]
+    pub goarch: String,
     /// `runtime.Version()` as the program reported it.
     pub go_version: String,
     /// `classic`, `swiss` or `swiss-split`, as the program's build tags chose.
@@ -72,6 +76,10 @@ pub struct RunEntry {
     pub maps: usize,
     /// `kernel` and, for some variants, `gcore`.
     pub cores: BTreeMap<String, FileEntry>,
+}
+
+fn amd64() -> String {
+    "amd64".into()
 }
 
 impl Manifest {

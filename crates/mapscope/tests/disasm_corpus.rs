@@ -131,7 +131,8 @@ fn string_lookup_has_header_fields_annotated() {
                     af.unknown_offsets
                 );
                 for i in &af.instructions {
-                    if i.text.starts_with("call") {
+                    // amd64 `call`, arm64 `bl`.
+                    if i.text.starts_with("call") || i.text.starts_with("bl ") {
                         if let Some(g) = i.target.as_deref().and_then(|t| bin.func_by_name(t)) {
                             if disasm::map_function(&g.name).is_some() || g.name.starts_with("internal/runtime/maps.") {
                                 next.push(g);
@@ -178,7 +179,11 @@ fn stripped_twins_give_the_same_call_sites() {
         }
         m
     };
-    for (full, stripped) in [("go1.22", "go1.22-stripped"), ("go1.27", "go1.27-stripped")] {
+    for (full, stripped) in [
+        ("go1.22", "go1.22-stripped"),
+        ("go1.27", "go1.27-stripped"),
+        ("arm64-go1.27", "arm64-go1.27-stripped"),
+    ] {
         let (a, b) = (sites(full), sites(stripped));
         assert!(!a.is_empty());
         assert_eq!(a, b, "{full} vs {stripped}");

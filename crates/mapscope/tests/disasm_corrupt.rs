@@ -43,9 +43,30 @@ fn invalid_opcodes_are_marked() {
     }
 }
 
+/// arm64: an all-ones word is unallocated; it is marked with its raw word.
+#[test]
+fn invalid_arm64_words_are_marked() {
+    let (_, bad) = corrupted("arm64-go1.26", |b| b.fill(0xff));
+    let f = bad.func_by_name("runtime.mapaccess1_faststr").unwrap();
+    let af = disasm::annotate_function(&bad, &f).unwrap();
+    assert!(af.invalid_instructions > 0);
+    assert!(af
+        .instructions
+        .iter()
+        .any(|i| i.invalid && i.text.starts_with(".word 0x")));
+    let sites = disasm::call_sites(&bad).unwrap();
+    assert!(sites.iter().all(|c| c.function != "main.fill"));
+}
+
 #[test]
 fn random_bytes_never_panic() {
-    for (seed, name) in [(1u64, "go1.22"), (7, "go1.27"), (99, "go1.24-noswiss")] {
+    for (seed, name) in [
+        (1u64, "go1.22"),
+        (7, "go1.27"),
+        (99, "go1.24-noswiss"),
+        (3, "arm64-go1.22"),
+        (5, "arm64-go1.27"),
+    ] {
         let (_, bad) = corrupted(name, |b| {
             let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
             for v in b.iter_mut() {

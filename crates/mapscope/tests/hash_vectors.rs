@@ -158,18 +158,28 @@ impl KeyResolver for Snapshot {
     }
 }
 
-fn version_of(go: &str) -> HashVersion {
+fn major_minor(go: &str) -> (u32, u32) {
     let mut parts = go.trim_start_matches("go").split('.');
     let major = parts.next().and_then(|p| p.parse().ok()).expect("major");
     let minor = parts.next().and_then(|p| p.parse().ok()).expect("minor");
-    HashVersion::for_go(major, minor).expect("supported version")
+    (major, minor)
 }
 
+fn arch_of(goarch: &str) -> Arch {
+    match goarch {
+        "amd64" => Arch::Amd64,
+        "arm64" => Arch::Arm64,
+        other => panic!("vectors for GOARCH {other}"),
+    }
+}
+
+/// The file's runtime, from what the file says it ran on (`arm64-*.json`
+/// come from arm64 builds run under qemu-user).
 fn params_of(f: &File) -> HashParams {
-    assert_eq!(f.goarch, "amd64");
     let hashkey: Vec<u64> = f.hashkey.iter().map(|h| hex_u64(h)).collect();
     let alg = HashAlgorithm::from_runtime(f.use_aeshash, &unhex(&f.aeskeysched), &hashkey).expect("key material");
-    HashParams::new(Arch::Amd64, version_of(&f.go), alg).expect("params")
+    let (major, minor) = major_minor(&f.go);
+    HashParams::for_go(arch_of(&f.goarch), major, minor, alg).expect("params")
 }
 
 fn vector_files() -> Vec<PathBuf> {
@@ -236,15 +246,21 @@ fn check_file(path: &Path) -> usize {
 fn every_vector_file_matches_the_runtime() {
     let files = vector_files();
     assert!(
-        files.len() >= 16,
-        "expected 8 toolchains x {{aes, noaes}}, found {}",
+        files.len() >= 32,
+        "expected 8 toolchains x {{aes, noaes}} x {{amd64, arm64}}, found {}",
         files.len()
     );
     let mut total = 0;
+    let mut arm64_aes = 0;
     for path in &files {
+        let f = load(path);
+        if f.goarch == "arm64" && f.use_aeshash {
+            arm64_aes += 1;
+        }
         total += check_file(path);
     }
-    assert!(total > 16 * 500);
+    assert!(total > 32 * 500);
+    assert!(arm64_aes >= 8, "arm64 AES vector files: {arm64_aes}");
 }
 
 /// The primitives on their own, through the vectors that map to exactly one
@@ -297,11 +313,11 @@ fn primitives_match_the_runtime() {
 #[test]
 fn vectors_discriminate_between_rule_sets() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hash");
-    let differing = |file: &str, version: HashVersion| -> Vec<String> {
+    let differing_on = |file: &str, arch: Option<Arch>, version: HashVersion| -> Vec<String> {
         let f = load(&dir.join(file));
         let hashkey: Vec<u64> = f.hashkey.iter().map(|h| hex_u64(h)).collect();
         let alg = HashAlgorithm::from_runtime(f.use_aeshash, &unhex(&f.aeskeysched), &hashkey).unwrap();
-        let params = HashParams::new(Arch::Amd64, version, alg).unwrap();
+        let params = HashParams::new(arch.unwrap_or(arch_of(&f.goarch)), version, alg).unwrap();
         let corpus = (hex_u64(&f.corpus.addr), unhex(&f.corpus.hex));
         let mut out: Vec<String> = Vec::new();
         for v in &f.vectors {
@@ -327,6 +343,7 @@ fn vectors_discriminate_between_rule_sets() {
         out.sort();
         out
     };
+    let differing = |file: &str, version: HashVersion| differing_on(file, None, version);
     // Struct keys with 4- or 8-byte memory runs next to other fields, and
     // arrays whose unrolled elements merge memory, changed in 1.27.
     // S15 and S16 have only 1-, 9- and 16-byte runs, which hash alike.
@@ -342,6 +359,17 @@ fn vectors_discriminate_between_rule_sets() {
     assert!(differing("1.22.10-noaes.json", HashVersion::Go123To126).len() > 40);
     assert!(differing("1.23.9-noaes.json", HashVersion::Go119To122).len() > 40);
     assert!(differing("1.22.10.json", HashVersion::Go123To126).is_empty());
+    // arm64's AES hash is its own: the amd64 algorithm with the same keys
+    // gets every key wrong, and the other way round.
+    assert!(differing_on("arm64-1.22.10.json", Some(Arch::Amd64), HashVersion::Go119To122).len() > 40);
+    assert!(differing_on("1.22.10.json", Some(Arch::Arm64), HashVersion::Go119To122).len() > 40);
+    // The fallback is the same Go code on both.
+    assert!(differing_on("arm64-1.22.10-noaes.json", Some(Arch::Amd64), HashVersion::Go119To122).is_empty());
+    // Go 1.19's short-input path ends without AESMC (HashParams::new assumes
+    // the later code), and 1.27's memhash32 keeps the whole seed.
+    assert!(differing("arm64-1.19.8.json", HashVersion::Go119To122).contains(&"string".to_string()));
+    assert!(differing("arm64-1.27.3.json", HashVersion::Go127).is_empty());
+    assert!(differing("arm64-1.26.6.json", HashVersion::Go127).contains(&"uint32".to_string()));
 }
 
 /// The 1.27 signatures equal the `type:.hash.<sig>` symbols that

@@ -8,12 +8,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use iced_x86::{FlowControl, Formatter, Instruction, IntelFormatter, MemorySizeOptions, OpKind};
 use serde::Serialize;
 
+use super::arm64::{self as a64, Insn};
+use super::arm64_flow::{self, Target as A64Target};
 use super::fields::FieldTable;
 use super::flow::{analyse, decode, is_invalid};
 use super::names;
 use super::regs::{label, mem_target, Base, Ctx, Off, State, Target};
 use super::{check_arch, hex, DisasmError};
-use crate::binary::{Func, GoBinary, Kind};
+use crate::binary::{Arch, Func, GoBinary, Kind};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AnnotatedInstruction {
@@ -92,7 +94,6 @@ impl<'b> Annotator<'b> {
         let bin = self.bin;
         let len = f.end.saturating_sub(f.entry);
         let bytes = bin.read_at(f.entry, len)?;
-        let dec = decode(bytes, f.entry);
         let row = names::lookup(&f.name);
         let entry = match row {
             Some(r) => State::entry(r.args),
@@ -103,6 +104,10 @@ impl<'b> Annotator<'b> {
             small: f.name.contains("Small"),
             key_size: names::fast_key_size(&f.name),
         };
+        if bin.arch() == Arch::Arm64 {
+            return Ok(self.annotate_arm64(f, bytes, row.map(|r| r.args), &ctx));
+        }
+        let dec = decode(bytes, f.entry);
         let flow = analyse(&dec.insns, entry, &ctx);
         let mut notes = Vec::new();
         if self.fields.is_none() {
@@ -199,6 +204,129 @@ impl<'b> Annotator<'b> {
             invalid_instructions: invalid,
             notes,
         })
+    }
+
+    fn annotate_arm64(&self, f: &Func, bytes: &[u8], args: Option<&[names::Arg]>, ctx: &Ctx<'_>) -> AnnotatedFunction {
+        let insns = a64::decode(bytes, f.entry);
+        let flow = arm64_flow::analyse(&insns, arm64_flow::State::entry(args.unwrap_or(&[])), ctx);
+        let mut notes = Vec::new();
+        if self.fields.is_none() {
+            notes.push("map variant or runtime layout unknown: no field names".into());
+        }
+        if args.is_none() {
+            notes.push("not in the runtime map function table: entry registers unknown".into());
+        }
+        if flow.budget_exhausted {
+            notes.push("register tracking ran out of its work budget: later labels may be missing".into());
+        }
+        let indirect = insns
+            .iter()
+            .filter(|i| matches!(i.opcode(), Some(yaxpeax_arm::armv8::a64::Opcode::BR)))
+            .count();
+        if indirect > 0 {
+            notes.push(format!("{indirect} indirect jump(s): their targets are not followed"));
+        }
+        let mut out = Vec::with_capacity(insns.len());
+        let mut offsets: BTreeMap<(String, i64), (Option<String>, usize)> = BTreeMap::new();
+        let mut labels = BTreeSet::new();
+        let mut invalid = 0usize;
+        let mut unreached = 0usize;
+        for (k, insn) in insns.iter().enumerate() {
+            let bad = insn.ins.is_none();
+            invalid += usize::from(bad);
+            let mut field = None;
+            match (flow.before.get(k).and_then(Option::as_ref), &insn.ins) {
+                (Some(st), Some(i)) => {
+                    if let Some((A64Target::Field(b, o), width, _)) = arm64_flow::mem_target(st, i) {
+                        if let Some(l) = label(ctx, b, o, u64::from(width)) {
+                            record(&mut offsets, ctx, b, o, &l);
+                            labels.insert(l.clone());
+                            field = Some(l);
+                        }
+                    }
+                }
+                // Go pads arm64 functions with zero words (udf #0).
+                (None, _) if insn.word != 0 => unreached += 1,
+                _ => {}
+            }
+            let line = self.bin.line_for_pc(insn.addr);
+            out.push(AnnotatedInstruction {
+                address: insn.addr,
+                text: insn.text(),
+                field,
+                bytes: hex::bytes(&insn.word.to_le_bytes()),
+                file: line.as_ref().and_then(|l| l.file.clone()),
+                line: line.and_then(|l| l.line),
+                target: self.target_of_arm64(f, insn, flow.before.get(k).and_then(Option::as_ref)),
+                invalid: bad,
+            });
+        }
+        if unreached > 0 {
+            notes.push(format!(
+                "{unreached} instruction(s) not reached from the entry along followed edges: not annotated"
+            ));
+        }
+        let offsets: Vec<OffsetUse> = offsets
+            .into_iter()
+            .map(|((structure, offset), (field, uses))| OffsetUse {
+                structure,
+                offset,
+                field,
+                uses,
+            })
+            .collect();
+        let unknown_offsets = offsets.iter().filter(|o| o.field.is_none()).cloned().collect();
+        AnnotatedFunction {
+            name: f.name.clone(),
+            entry: f.entry,
+            end: f.end,
+            instructions: out,
+            fields: labels.into_iter().collect(),
+            offsets,
+            unknown_offsets,
+            invalid_instructions: invalid,
+            notes,
+        }
+    }
+
+    /// arm64: a branch's symbol, or the type an `ADD` after `ADRP` addresses.
+    fn target_of_arm64(&self, f: &Func, insn: &Insn, st: Option<&arm64_flow::State>) -> Option<String> {
+        if let Some(t) = insn.branch_target() {
+            if t >= f.entry && t < f.end {
+                return Some(format!("{}+{:#x}", f.name, t - f.entry));
+            }
+            let g = self.bin.func_for_pc(t)?;
+            return Some(if g.entry == t {
+                g.name
+            } else {
+                format!("{}+{:#x}", g.name, t - g.entry)
+            });
+        }
+        let i = insn.ins.as_ref()?;
+        if i.opcode != yaxpeax_arm::armv8::a64::Opcode::ADD {
+            return None;
+        }
+        let mut after = st?.clone();
+        arm64_flow::step(
+            &Ctx {
+                fields: None,
+                small: false,
+                key_size: None,
+            },
+            &mut after,
+            insn,
+        );
+        let yaxpeax_arm::armv8::a64::Operand::RegisterOrSP(_, d) = i.operands[0] else {
+            return None;
+        };
+        let super::regs::Val::Const(a) = after.get(d) else {
+            return None;
+        };
+        let md = self.bin.moduledata().ok()?;
+        if a >= md.types && a < md.etypes {
+            return self.bin.runtime_type(a).ok().map(|t| t.name);
+        }
+        None
     }
 
     /// `runtime.mapassign` for a call, `main.fill+0x2e0` for a jump, a type

@@ -9,11 +9,13 @@ use std::collections::HashMap;
 use iced_x86::{FlowControl, Register};
 use serde::Serialize;
 
+use super::arm64 as a64;
+use super::arm64_flow;
 use super::flow::{analyse, decode};
 use super::names::{self, Arg, MapOp};
 use super::regs::{Ctx, State, Val};
 use super::{check_arch, hex, DisasmError};
-use crate::binary::{Func, GoBinary, Kind};
+use crate::binary::{Arch, Func, GoBinary, Kind};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CallSite {
@@ -63,6 +65,48 @@ pub fn call_sites_where(bin: &GoBinary, keep: impl Fn(&Func) -> bool) -> Result<
         let Ok(bytes) = bin.read_at(f.entry, f.end.saturating_sub(f.entry)) else {
             continue;
         };
+        if bin.arch() == Arch::Arm64 {
+            // The type is in R0 at the BL.
+            let insns = a64::decode(bytes, f.entry);
+            let calls: Vec<(usize, u64)> = insns
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| i.opcode() == Some(yaxpeax_arm::armv8::a64::Opcode::BL))
+                .filter_map(|(k, i)| Some((k, i.branch_target()?)))
+                .filter(|(_, t)| entries.contains_key(t))
+                .collect();
+            if calls.is_empty() || runtime_body(bin, f) {
+                continue;
+            }
+            let flow = arm64_flow::analyse(&insns, arm64_flow::State::entry(&[]), &ctx);
+            for (k, target) in calls {
+                let (Some(ins), Some(&(callee, op, typed))) = (insns.get(k), entries.get(&target)) else {
+                    continue;
+                };
+                let x0 = flow
+                    .before
+                    .get(k)
+                    .and_then(Option::as_ref)
+                    .map_or(Val::Unknown, |s| s.get(0));
+                let addr = match x0 {
+                    Val::Const(a) if typed => Some(a),
+                    _ => None,
+                };
+                let map_type = addr.and_then(|a| types.entry(a).or_insert_with(|| map_type_name(bin, a)).clone());
+                let line = bin.line_for_pc(ins.addr);
+                out.push(CallSite {
+                    function: f.name.clone(),
+                    address: ins.addr,
+                    callee: callee.to_string(),
+                    op,
+                    map_type_address: map_type.as_ref().and(addr),
+                    map_type,
+                    file: line.as_ref().and_then(|l| l.file.clone()),
+                    line: line.and_then(|l| l.line),
+                });
+            }
+            continue;
+        }
         let dec = decode(bytes, f.entry);
         let calls: Vec<usize> = dec
             .insns

@@ -4,7 +4,8 @@
 //! decoded and annotated with the field each memory operand touches, using
 //! the layouts of the very binary being read ([`annotate_function`]).
 //!
-//! amd64 only (iced-x86); arm64 binaries get [`DisasmError::UnsupportedArch`].
+//! amd64 (iced-x86; `flow`, `regs`) and arm64 (yaxpeax-arm; `arm64`,
+//! `arm64_flow`: the same abstract values with arm64's transfer rules).
 //! Bytes that do not decode are marked invalid, never a panic, and every
 //! loop is bounded by the function's size or a work budget.
 //!
@@ -17,6 +18,8 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 mod annotate;
+pub(crate) mod arm64;
+mod arm64_flow;
 mod callsites;
 mod fields;
 mod flow;
@@ -34,7 +37,7 @@ use crate::binary::{Arch, BinaryError, Func, GoBinary};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DisasmError {
-    #[error("disasm: {0} is not supported yet (only amd64 machine code is decoded)")]
+    #[error("disasm: {0} is not supported (amd64 and arm64 machine code are decoded)")]
     UnsupportedArch(&'static str),
     #[error(transparent)]
     Binary(#[from] BinaryError),
@@ -42,8 +45,7 @@ pub enum DisasmError {
 
 pub(crate) fn check_arch(bin: &GoBinary) -> Result<(), DisasmError> {
     match bin.arch() {
-        Arch::Amd64 => Ok(()),
-        other => Err(DisasmError::UnsupportedArch(other.goarch())),
+        Arch::Amd64 | Arch::Arm64 => Ok(()),
     }
 }
 

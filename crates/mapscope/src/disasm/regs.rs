@@ -52,7 +52,7 @@ pub enum Off {
 }
 
 impl Off {
-    fn add(self, c: i64) -> Off {
+    pub(super) fn add(self, c: i64) -> Off {
         match self {
             Off::At(n) => Off::At(n.saturating_add(c)),
             Off::Idx(n) if c >= 0 => Off::Idx(n.saturating_add(c)),
@@ -62,7 +62,7 @@ impl Off {
     }
 
     /// An unknown non-negative index added.
-    fn indexed(self) -> Off {
+    pub(super) fn indexed(self) -> Off {
         match self {
             Off::At(n) | Off::Idx(n) => Off::Idx(n),
             _ => Off::Var,
@@ -97,7 +97,7 @@ pub enum Val {
 }
 
 impl Val {
-    fn meet(self, o: Val) -> Val {
+    pub(super) fn meet(self, o: Val) -> Val {
         match (self, o) {
             (a, b) if a == b => a,
             (Val::Ptr(a, x), Val::Ptr(b, y)) if a == b => Val::Ptr(a, x.meet(y)),
@@ -328,23 +328,24 @@ fn bucket_label(ctx: &Ctx<'_>, n: i64, indexed: bool, width: u64) -> String {
 fn loaded(ctx: &Ctx<'_>, st: &State, t: &Target, width: u64) -> Val {
     match t {
         Target::Stack(k) if width == 8 => st.slots.get(k).copied().unwrap_or_default(),
-        Target::Field(b, off) => {
-            let l = label(ctx, *b, *off, width).unwrap_or_default();
-            match (b, off) {
-                _ if ctx.fields.is_some_and(|f| f.is_container_size(&l)) => Val::Scalar(Scalar::ContainerSize),
-                _ if width != 8 => Val::Unknown,
-                (Base::Header, _) if l == "hmap.buckets" || l == "hmap.oldbuckets" => {
-                    Val::Ptr(Base::Bucket, Off::At(0))
-                }
-                (Base::Header, _) if l == "maps.Map.dirPtr" => {
-                    Val::Ptr(if ctx.small { Base::Group } else { Base::Dir }, Off::At(0))
-                }
-                (Base::Dir, Off::Idx(_) | Off::Var) => Val::Ptr(Base::Table, Off::At(0)),
-                (Base::Table, _) if l.ends_with("groups.data") => Val::Ptr(Base::Group, Off::At(0)),
-                (Base::Bucket, Off::End(-8)) => Val::Ptr(Base::Bucket, Off::At(0)),
-                _ => Val::Unknown,
-            }
+        Target::Field(b, off) => field_load(ctx, *b, *off, width),
+        _ => Val::Unknown,
+    }
+}
+
+/// The value a load of `width` bytes from a map structure field yields.
+pub(super) fn field_load(ctx: &Ctx<'_>, b: Base, off: Off, width: u64) -> Val {
+    let l = label(ctx, b, off, width).unwrap_or_default();
+    match (b, off) {
+        _ if ctx.fields.is_some_and(|f| f.is_container_size(&l)) => Val::Scalar(Scalar::ContainerSize),
+        _ if width != 8 => Val::Unknown,
+        (Base::Header, _) if l == "hmap.buckets" || l == "hmap.oldbuckets" => Val::Ptr(Base::Bucket, Off::At(0)),
+        (Base::Header, _) if l == "maps.Map.dirPtr" => {
+            Val::Ptr(if ctx.small { Base::Group } else { Base::Dir }, Off::At(0))
         }
+        (Base::Dir, Off::Idx(_) | Off::Var) => Val::Ptr(Base::Table, Off::At(0)),
+        (Base::Table, _) if l.ends_with("groups.data") => Val::Ptr(Base::Group, Off::At(0)),
+        (Base::Bucket, Off::End(-8)) => Val::Ptr(Base::Bucket, Off::At(0)),
         _ => Val::Unknown,
     }
 }
@@ -365,7 +366,7 @@ fn operand_val(ctx: &Ctx<'_>, st: &State, ins: &Instruction, i: u32) -> Val {
 }
 
 /// Only the scalars we model survive a zero/sign-extending load.
-fn scalar_only(v: Val) -> Val {
+pub(super) fn scalar_only(v: Val) -> Val {
     if matches!(v, Val::Scalar(_)) {
         v
     } else {
@@ -373,7 +374,7 @@ fn scalar_only(v: Val) -> Val {
     }
 }
 
-fn add(a: Val, b: Val) -> Val {
+pub(super) fn add(a: Val, b: Val) -> Val {
     match (a, b) {
         (Val::Ptr(p, o), Val::Const(c)) | (Val::Const(c), Val::Ptr(p, o)) => Val::Ptr(p, o.add(c as i64)),
         (Val::Ptr(p, Off::At(0)), Val::Scalar(Scalar::ContainerMul))

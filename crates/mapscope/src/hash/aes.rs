@@ -56,6 +56,7 @@ const fn t_table() -> [u32; 256] {
 }
 
 static T0: [u32; 256] = t_table();
+static SBOX: [u8; 256] = sbox();
 
 #[inline(always)]
 fn byte(w: u32, row: u32) -> usize {
@@ -77,6 +78,19 @@ pub(crate) fn aesenc(s: Block, key: Block) -> Block {
     out
 }
 
+/// ShiftRows and SubBytes without MixColumns (`AESENCLAST` with a zero
+/// key; arm64's `AESE` after its key XOR).
+#[inline(always)]
+pub(crate) fn sub_shift(s: Block) -> Block {
+    let mut out = [0u32; 4];
+    for (c, o) in out.iter_mut().enumerate() {
+        *o = (0..4u32).fold(0u32, |acc, r| {
+            acc | u32::from(SBOX[byte(s[(c + r as usize) & 3], r)]) << (8 * r)
+        });
+    }
+    out
+}
+
 /// `AESENC X, X`: the runtime's self-keyed scramble.
 #[inline(always)]
 fn scramble(s: Block) -> Block {
@@ -84,23 +98,23 @@ fn scramble(s: Block) -> Block {
 }
 
 #[inline(always)]
-fn xor(a: Block, b: Block) -> Block {
+pub(crate) fn xor(a: Block, b: Block) -> Block {
     [a[0] ^ b[0], a[1] ^ b[1], a[2] ^ b[2], a[3] ^ b[3]]
 }
 
 #[inline(always)]
-fn low64(b: Block) -> u64 {
+pub(crate) fn low64(b: Block) -> u64 {
     u64::from(b[0]) | u64::from(b[1]) << 32
 }
 
-fn from_bytes(b: &[u8; 16]) -> Block {
+pub(crate) fn from_bytes(b: &[u8; 16]) -> Block {
     let w = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
     [w(0), w(4), w(8), w(12)]
 }
 
 /// An unaligned 16-byte load at `off`; missing bytes read as zero, which
 /// only matters for the 1–15 byte case where the runtime masks them anyway.
-fn load(data: &[u8], off: usize) -> Block {
+pub(crate) fn load(data: &[u8], off: usize) -> Block {
     let mut b = [0u8; 16];
     if let Some(src) = data.get(off..) {
         let n = src.len().min(16);
@@ -224,6 +238,24 @@ mod tests {
     fn block_from_be_hex(h: u128) -> Block {
         let b = h.to_le_bytes();
         from_bytes(&b)
+    }
+
+    /// FIPS-197 Appendix B, round 1: the state after SubBytes+ShiftRows,
+    /// and after MixColumns too (`aesenc` with a zero key).
+    #[test]
+    fn fips197_round_one() {
+        let b = |x: [u8; 16]| from_bytes(&x);
+        let start = b([
+            0x19, 0x3d, 0xe3, 0xbe, 0xa0, 0xf4, 0xe2, 0x2b, 0x9a, 0xc6, 0x8d, 0x2a, 0xe9, 0xf8, 0x48, 0x08,
+        ]);
+        let shifted = b([
+            0xd4, 0xbf, 0x5d, 0x30, 0xe0, 0xb4, 0x52, 0xae, 0xb8, 0x41, 0x11, 0xf1, 0x1e, 0x27, 0x98, 0xe5,
+        ]);
+        let mixed = b([
+            0x04, 0x66, 0x81, 0xe5, 0xe0, 0xcb, 0x19, 0x9a, 0x48, 0xf8, 0xd3, 0x7a, 0x28, 0x06, 0x26, 0x4c,
+        ]);
+        assert_eq!(sub_shift(start), shifted);
+        assert_eq!(aesenc(start, [0; 4]), mixed);
     }
 
     #[test]

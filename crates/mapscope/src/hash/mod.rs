@@ -3,8 +3,9 @@
 //!
 //! Pure computation: callers pass in what the target holds (its hash keys,
 //! the map seed, the key's bytes, and through [`KeyResolver`] the memory a
-//! key points to). Covered: amd64 with AES and the portable fallback (which
-//! arm64 without AES shares), Go 1.19–1.27.
+//! key points to). Covered: amd64 and arm64 with AES (each its own
+//! algorithm: `aes.rs`, `aes_arm64.rs`) and the portable fallback they share,
+//! Go 1.19–1.27.
 //!
 //! - [`HashParams`]: the target's algorithm and version; the runtime
 //!   primitives (`memhash`, `memhash32`, `memhash64`, `strhash`, `f32hash`,
@@ -13,6 +14,7 @@
 //! - [`placement`]: bucket, tophash, h1/h2, directory index, probe sequence.
 
 mod aes;
+mod aes_arm64;
 mod from_type;
 mod generated;
 mod hasher;

@@ -3,6 +3,7 @@
 //! computed from them.
 
 use super::aes::AesKeys;
+use super::aes_arm64::{Arm64AesKeys, Quirks};
 use super::wyhash::Wyhash;
 use super::HashError;
 
@@ -81,6 +82,7 @@ impl HashAlgorithm {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Engine {
     Aes(Box<AesKeys>),
+    AesArm64(Box<Arm64AesKeys>),
     Fallback(Wyhash),
 }
 
@@ -111,17 +113,31 @@ pub struct HashParams {
 }
 
 impl HashParams {
+    /// For a release family. On arm64 the AES hash is taken as in 1.20–1.26;
+    /// [`HashParams::for_go`] knows the releases whose arm64 code differs.
     pub fn new(arch: Arch, version: HashVersion, algorithm: HashAlgorithm) -> Result<Self, HashError> {
+        let quirks = Quirks {
+            short_last_without_mc: false,
+            memhash32_full_seed: version == HashVersion::Go127,
+        };
+        Self::build(arch, version, quirks, algorithm)
+    }
+
+    /// For Go `major.minor` exactly (the arm64 AES code changed in 1.20 and 1.27).
+    pub fn for_go(arch: Arch, major: u32, minor: u32, algorithm: HashAlgorithm) -> Result<Self, HashError> {
+        let version = HashVersion::for_go(major, minor)?;
+        let quirks = Quirks {
+            short_last_without_mc: (major, minor) <= (1, 19),
+            memhash32_full_seed: version == HashVersion::Go127,
+        };
+        Self::build(arch, version, quirks, algorithm)
+    }
+
+    fn build(arch: Arch, version: HashVersion, quirks: Quirks, algorithm: HashAlgorithm) -> Result<Self, HashError> {
         let engine = match algorithm {
             HashAlgorithm::Aes { key_schedule } => match arch {
                 Arch::Amd64 => Engine::Aes(Box::new(AesKeys::new(&key_schedule))),
-                // asm_arm64.s hashes with AESE/AESMC in a different
-                // arrangement; it has not been ported.
-                Arch::Arm64 => {
-                    return Err(HashError::Unsupported(
-                        "the arm64 AES hash (asm_arm64.s) is not implemented",
-                    ))
-                }
+                Arch::Arm64 => Engine::AesArm64(Box::new(Arm64AesKeys::new(&key_schedule, quirks))),
             },
             // hash64.go is architecture-neutral Go, identical on arm64.
             HashAlgorithm::Fallback { hashkey } => {
@@ -140,13 +156,14 @@ impl HashParams {
     }
 
     pub fn uses_aes(&self) -> bool {
-        matches!(self.engine, Engine::Aes(_))
+        matches!(self.engine, Engine::Aes(_) | Engine::AesArm64(_))
     }
 
     /// `runtime.memhash(p, seed, len(data))`.
     pub fn memhash(&self, data: &[u8], seed: u64) -> u64 {
         match &self.engine {
             Engine::Aes(k) => k.memhash(data, seed),
+            Engine::AesArm64(k) => k.memhash(data, seed),
             Engine::Fallback(w) => w.memhash(data, seed),
         }
     }
@@ -155,6 +172,7 @@ impl HashParams {
     pub fn memhash32(&self, value: u32, seed: u64) -> u64 {
         match &self.engine {
             Engine::Aes(k) => k.memhash_word(u64::from(value), seed),
+            Engine::AesArm64(k) => k.memhash32(value, seed),
             Engine::Fallback(w) => w.memhash_word(u64::from(value), 4, seed),
         }
     }
@@ -163,6 +181,7 @@ impl HashParams {
     pub fn memhash64(&self, value: u64, seed: u64) -> u64 {
         match &self.engine {
             Engine::Aes(k) => k.memhash_word(value, seed),
+            Engine::AesArm64(k) => k.memhash64(value, seed),
             Engine::Fallback(w) => w.memhash_word(value, 8, seed),
         }
     }

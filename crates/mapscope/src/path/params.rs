@@ -2,12 +2,14 @@
 //! AES switch, the AES key schedule and the fallback keys. The globals come
 //! from DWARF when the binary has it; a stripped binary (`-s -w`) still has
 //! its pclntab, so the runtime functions that use them are found by name and
-//! the globals' addresses taken from their RIP-relative operands.
+//! the globals' addresses taken from their RIP-relative operands (amd64) or
+//! their `ADRP`-based addresses (arm64).
 
 use iced_x86::{Code, Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
 
 use super::PathError;
 use crate::binary::{self, GoBinary};
+use crate::disasm::arm64;
 use crate::hash::{Arch, HashAlgorithm, HashParams, HashVersion};
 use crate::memory::{Memory, MemoryExt};
 
@@ -110,11 +112,8 @@ pub fn find_globals(bin: &GoBinary) -> Result<HashGlobals, PathError> {
 
 /// The globals' addresses from the runtime's own instructions (amd64).
 pub fn globals_from_code(bin: &GoBinary) -> Result<HashGlobals, PathError> {
-    if bin.arch() != binary::Arch::Amd64 {
-        return Err(PathError::Unsupported(format!(
-            "finding the hash keys without DWARF is implemented for amd64 only, not {}",
-            bin.arch().goarch()
-        )));
+    if bin.arch() == binary::Arch::Arm64 {
+        return globals_from_arm64_code(bin);
     }
     let flag = first_operand(bin, FLAG_USERS, |ins| {
         ins.mnemonic() == Mnemonic::Cmp
@@ -133,6 +132,43 @@ pub fn globals_from_code(bin: &GoBinary) -> Result<HashGlobals, PathError> {
         rip_operands(bin, f.entry, f.end)
             .filter(|(ins, _)| ins.memory_size().size() == 8)
             .map(|(_, addr)| addr)
+            .min()
+    });
+    Ok(HashGlobals {
+        use_aeshash: flag,
+        aeskeysched: sched,
+        hashkey,
+        source: ParamsSource::Code,
+    })
+}
+
+/// arm64: the same functions; `MOVB useAeshash(SB)` (or Go's `if UseAeshash`)
+/// is the first one-byte PC-relative load, `MOVD $aeskeysched(SB), R3` the
+/// first PC-relative address, and the fallback's 8-byte (or pair) loads read
+/// `hashkey`, lowest address first.
+fn globals_from_arm64_code(bin: &GoBinary) -> Result<HashGlobals, PathError> {
+    let refs_of = |name: &str| -> Option<Vec<arm64::PcRef>> {
+        let f = bin.func_by_name(name)?;
+        let len = f.end.saturating_sub(f.entry).min(MAX_CODE);
+        let bytes = bin.read_at(f.entry, len).ok()?;
+        Some(arm64::track(&arm64::decode(bytes, f.entry)).0)
+    };
+    let first = |funcs: &[&str], want: &dyn Fn(arm64::Access) -> bool| {
+        funcs
+            .iter()
+            .find_map(|name| refs_of(name)?.into_iter().find(|r| want(r.access)).map(|r| r.addr))
+    };
+    let flag = first(FLAG_USERS, &|a| a == arm64::Access::Load(1)).ok_or_else(|| {
+        PathError::Unsupported("cannot find runtime.useAeshash: no DWARF, and no memhash64 that tests it".into())
+    })?;
+    let sched = first(SCHED_USERS, &|a| a == arm64::Access::Address).ok_or_else(|| {
+        PathError::Unsupported("cannot find runtime.aeskeysched: no DWARF, and no memhash64 that reads it".into())
+    })?;
+    let hashkey = KEY_USERS.iter().find_map(|name| {
+        refs_of(name)?
+            .into_iter()
+            .filter(|r| matches!(r.access, arm64::Access::Load(8 | 16)))
+            .map(|r| r.addr)
             .min()
     });
     Ok(HashGlobals {
@@ -210,6 +246,10 @@ pub fn read_target_hash(bin: &GoBinary, mem: &dyn Memory) -> Result<TargetHash, 
             .collect()
     };
     let alg = HashAlgorithm::from_runtime(use_aes, &sched, &hashkey)?;
-    let params = HashParams::new(hash_arch(bin), version, alg)?;
+    // hash_version succeeded, so the version is known.
+    let params = match bin.go_version() {
+        Some(v) => HashParams::for_go(hash_arch(bin), v.major, v.minor, alg)?,
+        None => HashParams::new(hash_arch(bin), version, alg)?,
+    };
     Ok(TargetHash { params, globals })
 }
