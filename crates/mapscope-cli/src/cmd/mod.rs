@@ -5,6 +5,7 @@ pub mod layout;
 pub mod maps;
 pub mod path;
 pub mod profile;
+pub mod report;
 pub mod show;
 pub mod target;
 
