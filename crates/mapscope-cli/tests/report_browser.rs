@@ -314,6 +314,11 @@ fn report_of_the_million_entry_map_in_chromium() {
             bench.len,
             size as f64 / 1e6
         );
+        let phases = eval(
+            &s.tab,
+            "JSON.stringify({dom: performance.getEntriesByType('navigation')[0].domInteractive, phases: window.mapscopeReport.timing})",
+        );
+        println!("  {}", phases.as_str().unwrap_or_default());
         let full = eval(&s.tab, "document.getElementById('atlas-0').dataset.full");
         assert_eq!(
             full.as_str().and_then(|f| f.parse::<usize>().ok()),

@@ -39,7 +39,7 @@ pub struct Blob {
 
 impl Blob {
     fn section(&mut self, name: &str, data: &[u8]) {
-        while !self.bytes.len().is_multiple_of(8) {
+        while self.bytes.len() % 8 != 0 {
             self.bytes.push(0);
         }
         self.sections

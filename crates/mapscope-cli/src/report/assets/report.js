@@ -35,10 +35,21 @@
   }
   const hex2 = (b) => "0x" + b.toString(16).padStart(2, "0");
   function hex64(lo, hi) {
+    return hi ? "0x" + (hi >>> 0).toString(16) + (lo >>> 0).toString(16).padStart(8, "0") : "0x" + (lo >>> 0).toString(16);
+  }
+  // A hash in all its 16 digits.
+  function hash64(lo, hi) {
     return "0x" + (hi >>> 0).toString(16).padStart(8, "0") + (lo >>> 0).toString(16).padStart(8, "0");
   }
   function addHex(baseHex, off) {
     return "0x" + (BigInt(baseHex) + BigInt(off)).toString(16);
+  }
+
+  // Phase timings, for the browser test and the curious (mapscopeReport.timing).
+  const TIMING = [];
+  function timing(what) {
+    let t = performance.now();
+    return (phase) => { const now = performance.now(); TIMING.push(`${what} ${phase} ${(now - t).toFixed(0)} ms`); t = now; };
   }
 
   // ---------- blobs ----------
@@ -65,9 +76,13 @@
   function loadMap(m) {
     if (loaded.has(m.id)) return loaded.get(m.id);
     const p = (async () => {
-      const packed = unbase64(document.getElementById(m.blob.element).textContent);
+      const T = timing("load " + m.id);
+      const b64 = document.getElementById(m.blob.element).textContent;
+      const packed = Uint8Array.fromBase64 ? Uint8Array.fromBase64(b64) : unbase64(b64);
+      T("base64");
       const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream("gzip"));
       const buf = await new Response(stream).arrayBuffer();
+      T("inflate");
       const S = m.blob.sections;
       const u8 = (k) => new Uint8Array(buf, S[k][0], S[k][1]);
       const u32 = (k) => new Uint32Array(buf, S[k][0], S[k][1] / 4);
@@ -75,7 +90,13 @@
         tags: u8("tags"), addr: u32("addr"), place: u32("place"), hash: u32("hash"), hstat: u8("hstat"),
         kaddr: S.kaddr ? u32("kaddr") : null, eaddr: S.eaddr ? u32("eaddr") : null,
       };
-      d.text = new TextDecoder().decode(u8("text")).split("\0");
+      // Key and value texts, split on first use (2M strings for a 1M map).
+      const textBytes = u8("text");
+      let text = null;
+      d.textAt = (i) => {
+        if (!text) text = new TextDecoder().decode(textBytes).split("\0");
+        return text[i];
+      };
       d.n = m.containers;
       d.swiss = m.variant.kind === "swiss";
       // Entry k is the k-th full slot in walk order, as mapscope read them.
@@ -87,6 +108,7 @@
         const t = d.tags[c * 8 + s];
         if (isFull(d.swiss, t) && k < m.entries) { d.entryAt[c * 8 + s] = k; d.entCont[k] = c; d.entSlot[k] = s; k++; }
       }
+      T("index");
       return d;
     })();
     loaded.set(m.id, p);
@@ -228,12 +250,17 @@
       el("table", { class: "rec" }, el("tr", {}, ["offset", "size", "field", "type", "value"].map((x) => el("th", { text: x }))),
         h.fields.map((f) => el("tr", {}, el("td", { class: "num", text: f.offset }), el("td", { class: "num", text: f.size }),
           el("td", { class: "mono", text: f.name }), el("td", { class: "mono", text: f.type }),
-          el("td", { class: "num mono", text: f.value === null ? "unreadable" : f.value })))),
+          el("td", { class: "num mono", text: f.value === null ? "unreadable" : showValue(f) })))),
       h.error ? el("p", { class: "errors", text: h.error }) : null);
+  }
+  // Pointers, seeds and flags in hex; counts and sizes in decimal.
+  function showValue(f) {
+    const hexy = /Pointer|\*|seed|hash0|flags/.test(f.type + " " + f.name);
+    return hexy ? f.value : BigInt(f.value).toString(10);
   }
   function statsTable(m) {
     const s = m.stats || {}, v = m.variant, rows = [];
-    rows.push(["entries (header)", m.len], ["entries read", m.entries], ["slots", s.slots], ["load", (s.load_factor || 0).toFixed(3)]);
+    rows.push(["entries (header)", m.len], ["entries read", m.entries], ["slots", s.slots], ["load (entries / slots)", (s.load_factor || 0).toFixed(3)]);
     if (v.kind === "classic") {
       rows.push(["B / buckets", `${v.B} / ${v.bucket_count}`], ["overflow buckets", s.overflow_buckets], ["longest chain", s.longest_chain],
         ["emptyOne (deleted) slots", s.tombstones], ["growing", v.growing ? `yes${v.same_size_grow ? " (same size)" : ""}: ${v.old_bucket_count} old buckets, nevacuate ${v.nevacuate}` : "no"],
@@ -290,14 +317,21 @@
       const legend = d.swiss
         ? [["full", "full (ctrl = h2)"], ["empty", "empty (0x80)"], ["deleted", "deleted / tombstone (0xfe)"]]
         : [["full", "full (tophash ≥ 5)"], ["emptyRest", "emptyRest (0)"], ["emptyOne", "emptyOne (1)"], ["evacuatedX", "evacuatedX/Y (2, 3)"], ["evacuatedEmpty", "evacuatedEmpty (4)"]];
+      const T = timing("view " + m.id);
       const atlas = new Atlas(m, d);
+      T("layout");
       const pathBox = el("div", { id: "path", class: "path", style: "display:none" });
       atlas.onPick = (k) => showPath(m, d, atlas, k, pathBox);
       app.append(el("h3", { text: d.swiss ? "Atlas: directory → tables → groups, every slot one cell" : "Atlas: buckets → overflow chains (right of each bucket), every slot one cell" }),
         el("div", { class: "legend" }, legend.map(([s, label]) => el("span", { style: `--c:${STATE_COLOR[s]}`, text: label }))),
         el("p", { class: "hint", text: "Hover a cell for its tag byte, key, value and addresses; click a full cell to draw the lookup path of its key." }),
-        pathBox, atlas.wrap, probeHistogram(m, d));
+        pathBox, atlas.wrap);
       atlas.draw();
+      T("draw");
+      // The histogram walks every entry's probe: after the atlas is up.
+      const hist = el("div", {}, el("p", { class: "loading", text: "counting probe lengths…" }));
+      app.append(hist);
+      setTimeout(() => { hist.replaceChildren(probeHistogram(m, d)); T("histogram"); }, 0);
       if (atlas.fullHeight > atlas.height) atlas.wrap.before(el("p", { class: "errors", text: `The atlas is cut at ${atlas.height} px of ${atlas.fullHeight}: cells below are not drawn.` }));
       window.mapscopeReport.current = { m, d, atlas };
     });
@@ -313,8 +347,8 @@
       // The largest cells that keep the canvas under 16k rows.
       for (let cs = n <= 600 ? 22 : n <= 4000 ? 12 : n <= 40000 ? 5 : 3; cs >= 1; cs--) {
         this.cs = cs;
-        this.cellGap = cs >= 6 ? 1 : 0;
-        this.contGap = cs >= 6 ? 4 : 1;
+        this.cellGap = cs >= 4 ? 1 : 0;
+        this.contGap = cs >= 6 ? 4 : cs >= 4 ? 3 : 1;
         this.contW = 8 * cs + this.contGap;
         this.layout();
         if (this.fullHeight <= 16000) break;
@@ -348,15 +382,16 @@
       }
       const lanesOf = (key) => bySection.get(key) || [];
       const manyLabels = () => (d.swiss ? (m.variant.tables || []).length : 2) <= 80;
-      const LH = manyLabels() ? 18 : 5;
+      const labelled = manyLabels();
+      const LH = labelled ? 18 : 2;
       let y = 4;
       const addSection = (label, lanes, laneLen) => {
-        const laneW = laneLen * this.contW + (this.cs >= 6 ? 6 : 2);
+        const laneW = laneLen * this.contW + (laneLen > 1 ? (this.cs >= 6 ? 6 : 2) : 0);
         const perRow = Math.max(1, Math.floor((this.width - 8) / laneW));
         const rowH = this.cs + (this.cs >= 6 ? 4 : 1);
         const sec = { label, y0: y + LH, laneW, perRow, rowH, first: laneFirst.length, count: lanes.length, laneLen, labelY: y };
         for (const l of lanes) laneFirst.push(l);
-        y = sec.y0 + Math.ceil(lanes.length / perRow) * rowH + 4;
+        y = sec.y0 + Math.ceil(lanes.length / perRow) * rowH + (labelled ? 4 : 1);
         sections.push(sec);
         labels.push(sec);
         return sec;
@@ -486,12 +521,12 @@
         `key slot ${addHex(base, m.shape.key_off[h.slot])}, elem slot ${addHex(base, m.shape.elem_off[h.slot])}`];
       if (h.entry >= 0) {
         const k = h.entry;
-        lines.push(`key   ${d.text[2 * k]}`, `value ${d.text[2 * k + 1]}`);
+        lines.push(`key   ${d.textAt(2 * k)}`, `value ${d.textAt(2 * k + 1)}`);
         if (d.kaddr) lines.push(`key at ${hex64(d.kaddr[2 * k], d.kaddr[2 * k + 1])} (indirect)`);
         if (d.eaddr) lines.push(`elem at ${hex64(d.eaddr[2 * k], d.eaddr[2 * k + 1])} (indirect)`);
         if (d.hstat[k] === 0) {
           const pl = placement(m, d, k);
-          lines.push(`hash ${hex64(pl.lo, pl.hi)} → ` + (d.swiss ? `h2 ${hex2(pl.h2)}` : `tophash ${hex2(pl.tophash)}, bucket ${pl.bucket}`));
+          lines.push(`hash ${hash64(pl.lo, pl.hi)} → ` + (d.swiss ? `h2 ${hex2(pl.h2)}` : `tophash ${hex2(pl.tophash)}, bucket ${pl.bucket}`));
         }
         lines.push("click: draw the lookup path");
       }
@@ -554,7 +589,7 @@
     const ok = (b, text) => proof.push(el("li", {}, el("span", { class: b ? "ok" : "bad", text: b ? "✓ " : "✗ " }), text));
     const stops = [];
     let verified = true;
-    const key = d.text[2 * k], val = d.text[2 * k + 1];
+    const key = d.textAt(2 * k), val = d.textAt(2 * k + 1);
     box.replaceChildren(el("b", { text: `Lookup path of key ${key}` }), el("span", { class: "hint", text: `  (value ${val})` }));
     if (d.hstat[k] !== 0) {
       box.append(el("p", { text: d.hstat[k] === 1
@@ -566,7 +601,7 @@
       return;
     }
     const pl = placement(m, d, k);
-    steps.push(`hash = ${m.hash.hasher}(key, seed ${m.hash.seed}) = ${hex64(pl.lo, pl.hi)}   [${m.hash.algorithm} hash, recomputed by mapscope]`);
+    steps.push(`hash = ${m.hash.hasher}(key, seed ${m.hash.seed}) = ${hash64(pl.lo, pl.hi)}   [${m.hash.algorithm} hash, recomputed by mapscope]`);
     stops.push({ header: true });
     if (v.kind === "classic") {
       steps.push(`hmap at ${m.address}: B = ${v.B}, buckets = ${v.buckets}`);
@@ -590,7 +625,7 @@
       while (first > 0 && placeOf(m, d, first).depth > 0) first--;
       for (let i = first; i <= c; i++) {
         const q = placeOf(m, d, i);
-        steps.push(`${q.depth ? "overflow " + q.depth : "bucket " + q.bucket} at ${addrOf(d, i)}: tophash bytes [${Array.from(d.tags.subarray(i * 8, i * 8 + 8), hex2).join(" ")}]` +
+        steps.push(`${q.depth ? "overflow " + q.depth : (q.old ? "old " : "") + "bucket " + q.bucket} at ${addrOf(d, i)}: tophash bytes [${Array.from(d.tags.subarray(i * 8, i * 8 + 8), hex2).join(" ")}]` +
           (i < c ? " — no match with the key, follow bmap.overflow" : ""));
         stops.push({ c: i });
       }
@@ -661,7 +696,7 @@
     };
     fields.forEach((f, i) => seg(f.offset, f.size, "", f.name, `${f.name} ${f.type || ""}: offset ${f.offset}, ${f.size} bytes`, FIELD_HUES[i % FIELD_HUES.length]));
     holes.forEach((h) => seg(h.offset, h.size, "hole", "pad", `padding: ${h.size} bytes at offset ${h.offset}`, null));
-    for (let r = 0; r < rows; r++) box.append(el("div", { class: "row", style: `top:${r * (RH + 6) + 6}px`, text: `+${r * ROW} (line ${r})` }));
+    for (let r = 0; r < rows; r++) box.append(el("div", { class: "row", style: `top:${r * (RH + 6) + 6}px`, text: `+${r * ROW} L${r}` }));
     for (let r = 1; r < rows; r++) box.append(el("div", { class: "cl", style: `top:${r * (RH + 6) - 4}px` }));
     for (let b = 0; b < ROW; b += 8) box.append(el("div", { class: "byte", style: `left:${b * BYTE}px`, text: b }));
     return el("div", {}, el("h3", { class: "mono", text: `${name} — ${size} bytes` }),
@@ -700,7 +735,7 @@
 
   // ---------- boot ----------
   window.mapscopeReport = {
-    meta: META, ready: false, current: null,
+    meta: META, ready: false, current: null, timing: TIMING,
     open: (id) => { location.hash = "#map-" + id; },
     cellCenter: (k) => window.mapscopeReport.current.atlas.cellCenter(k),
   };
