@@ -80,7 +80,12 @@ fn container_node(map: &MapHandle, c: &Container, marks: &Marks) -> String {
     if keys.iter().any(|k| !k.is_empty()) {
         t.push_str("<tr>");
         for k in keys {
-            let _ = write!(t, "<td><font point-size=\"8\">{k}</font></td>");
+            // Graphviz rejects an empty <font> element.
+            if k.is_empty() {
+                t.push_str("<td> </td>");
+            } else {
+                let _ = write!(t, "<td><font point-size=\"8\">{k}</font></td>");
+            }
         }
         t.push_str("</tr>");
     }
