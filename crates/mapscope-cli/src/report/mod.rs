@@ -60,9 +60,9 @@ pub fn write_html(out: &mut impl Write, title: &str, mut meta: Json, maps: Vec<M
         script_safe_json(&meta)?
     )?;
     for (i, b) in blobs.iter().enumerate() {
-        write!(
+        writeln!(
             out,
-            "<script type=\"application/octet-stream\" id=\"ms-blob-{i}\">{b}</script>\n"
+            "<script type=\"application/octet-stream\" id=\"ms-blob-{i}\">{b}</script>"
         )?;
     }
     write!(out, "<script>\n{SCRIPT}</script>\n</body></html>\n")?;

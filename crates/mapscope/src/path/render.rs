@@ -66,10 +66,19 @@ struct Node<'a> {
     lookup: bool,
 }
 
+/// A pointer followed: from field `field` of node `from` to node `to`;
+/// `lookup` is false for the hops behind the value.
+struct Edge {
+    from: usize,
+    field: usize,
+    to: usize,
+    lookup: bool,
+}
+
 /// Groups the steps by the structure instance they read (`address -
 /// offset`), in order of first read; the edges follow the reads: from the
 /// last field read in one structure to the next structure read.
-fn nodes(p: &KeyPath) -> (Vec<Node<'_>>, Vec<(usize, usize, usize, bool)>) {
+fn nodes(p: &KeyPath) -> (Vec<Node<'_>>, Vec<Edge>) {
     let mut nodes: Vec<Node<'_>> = Vec::new();
     let mut edges = Vec::new();
     let mut prev: Option<(usize, usize)> = None;
@@ -93,7 +102,12 @@ fn nodes(p: &KeyPath) -> (Vec<Node<'_>>, Vec<(usize, usize, usize, bool)>) {
         }
         if let Some((pn, pf)) = prev {
             if pn != i {
-                edges.push((pn, pf, i, s.lookup));
+                edges.push(Edge {
+                    from: pn,
+                    field: pf,
+                    to: i,
+                    lookup: s.lookup,
+                });
             }
         }
         prev = Some((i, field));
@@ -185,12 +199,15 @@ pub fn dot(p: &KeyPath) -> String {
     if !nodes.is_empty() {
         let _ = writeln!(out, "  h -> n0 [style=bold];");
     }
-    for (k, (from, field, to, lookup)) in edges.iter().enumerate() {
+    for (k, e) in edges.iter().enumerate() {
         let _ = writeln!(
             out,
-            "  n{from}:f{field}:e -> n{to} [label=\"{}\"{}];",
+            "  n{}:f{}:e -> n{} [label=\"{}\"{}];",
+            e.from,
+            e.field,
+            e.to,
             k + 1,
-            if *lookup { "" } else { ", style=dashed" }
+            if e.lookup { "" } else { ", style=dashed" }
         );
     }
     out.push_str("}\n");
@@ -230,13 +247,13 @@ pub fn mermaid(p: &KeyPath) -> String {
     if !nodes.is_empty() {
         let _ = writeln!(out, "  h ==> n0");
     }
-    for (k, (from, field, to, lookup)) in edges.iter().enumerate() {
+    for (k, e) in edges.iter().enumerate() {
         let what = nodes
-            .get(*from)
-            .and_then(|n| n.reads.get(*field))
+            .get(e.from)
+            .and_then(|n| n.reads.get(e.field))
             .map_or(String::new(), |s| mermaid_text(&s.what));
-        let arrow = if *lookup { "-->" } else { "-.->" };
-        let _ = writeln!(out, "  n{from} {arrow}|\"{}. {what}\"| n{to}", k + 1);
+        let arrow = if e.lookup { "-->" } else { "-.->" };
+        let _ = writeln!(out, "  n{} {arrow}|\"{}. {what}\"| n{}", e.from, k + 1, e.to);
     }
     out
 }
