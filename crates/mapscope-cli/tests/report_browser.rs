@@ -67,10 +67,18 @@ fn write_report(exe: &Path, core: &Path, out: &Path, extra: &[&str]) {
 }
 
 struct Session {
-    _browser: Browser,
+    browser: Option<Browser>,
     tab: Arc<Tab>,
     errors: Arc<Mutex<Vec<String>>>,
     _profile: PathBuf,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // The browser exits first, then its profile goes.
+        drop(self.browser.take());
+        let _ = std::fs::remove_dir_all(&self._profile);
+    }
 }
 
 fn launch(chrome: &Path, name: &str) -> Session {
@@ -122,7 +130,7 @@ fn launch(chrome: &Path, name: &str) -> Session {
     }))
     .unwrap();
     Session {
-        _browser: browser,
+        browser: Some(browser),
         tab,
         errors,
         _profile: profile,
