@@ -21,6 +21,10 @@
 //!   most twice the memory of the decoded key set, measured as the peak RSS
 //!   above `show --json` of the same map; and the census `diff` of each
 //!   `fixtures/difffix` snapshot pair — target ≤ 0.5 s.
+//! - `report` of the fixture cores (census and the 10 largest maps) — target
+//!   ≤ 1 s; of the 1M-entry bench map — target ≤ 30 MB of HTML (its
+//!   load-to-interactive time in Chromium is measured by
+//!   `tests/report_browser.rs`, target ≤ 3 s).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -254,6 +258,47 @@ fn census_benches() {
     }
 }
 
+fn report_benches() {
+    let out_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-report");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    for variant in ["go1.22", "go1.26"] {
+        let fx = mapscope_fixtures::get(variant).unwrap();
+        let exe = fx.binary_path().unwrap();
+        let core = fx.core_path().unwrap();
+        let html = out_dir.join(format!("{variant}.html"));
+        let args = [
+            "report",
+            exe.to_str().unwrap(),
+            core.to_str().unwrap(),
+            "-o",
+            html.to_str().unwrap(),
+        ];
+        bench(&format!("report ({variant} main, top 10)"), &args, None);
+        println!(
+            "  {:.1} MB of HTML",
+            std::fs::metadata(&html).map_or(0, |m| m.len()) as f64 / 1e6
+        );
+        let Ok(run) = fx.run("bench") else { continue };
+        let core = run.core_path("kernel").unwrap().unwrap();
+        let html = out_dir.join(format!("{variant}-bench.html"));
+        let args = [
+            "report",
+            exe.to_str().unwrap(),
+            core.to_str().unwrap(),
+            "--top",
+            "0",
+            "main.Bench",
+            "-o",
+            html.to_str().unwrap(),
+        ];
+        bench(&format!("report main.Bench ({variant}, 1M entries)"), &args, None);
+        println!(
+            "  {:.1} MB of HTML",
+            std::fs::metadata(&html).map_or(0, |m| m.len()) as f64 / 1e6
+        );
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; nothing to filter here.
     if std::env::args().any(|a| a == "census") {
@@ -263,6 +308,10 @@ fn main() {
     if std::env::args().any(|a| a == "diff") {
         big_diff_benches();
         census_diff_benches();
+        return;
+    }
+    if std::env::args().any(|a| a == "report") {
+        report_benches();
         return;
     }
     let info_target =
@@ -320,4 +369,5 @@ fn main() {
     }
     census_diff_benches();
     census_benches();
+    report_benches();
 }

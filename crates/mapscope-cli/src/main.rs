@@ -3,6 +3,8 @@
 
 mod cmd;
 mod output;
+mod picture;
+mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -100,6 +102,10 @@ enum Command {
         /// At most this many entries.
         #[arg(long)]
         limit: Option<usize>,
+        /// `dot`: a Graphviz diagram of the header and every bucket or group
+        /// (the first 128 of a big map).
+        #[arg(long, value_enum)]
+        format: Option<cmd::show::Format>,
         #[command(flatten)]
         common: Common,
     },
@@ -139,6 +145,9 @@ enum Command {
     Completions { shell: clap_complete::Shell },
     /// The manual page in roff: `mapscope man > mapscope.1 && man ./mapscope.1`.
     Man,
+    /// One self-contained HTML page: the census, and for each map drawn its
+    /// header, every slot, statistics and each entry's addressing path.
+    Report(cmd::report::ReportArgs),
     /// Runs the main job on the fixture bundled in the repository.
     Demo {
         /// Which fixture variant (`go1.22`, `go1.27-split`, …; default go1.26).
@@ -204,12 +213,26 @@ fn main() -> ExitCode {
             args,
             physical,
             limit,
-            common,
+            format,
+            mut common,
         } => cmd::target::split(&target, &args, 1).and_then(|(core, rest)| {
             let map = rest.first().map(String::as_str).unwrap_or_default();
-            cmd::show::run(&target, core, &cmd::show::ShowArgs { map, physical, limit }, &common)
+            common.json |= format == Some(cmd::show::Format::Json);
+            let dot = format == Some(cmd::show::Format::Dot);
+            cmd::show::run(
+                &target,
+                core,
+                &cmd::show::ShowArgs {
+                    map,
+                    physical,
+                    limit,
+                    dot,
+                },
+                &common,
+            )
         }),
         Command::Path(args) => cmd::path::run(&args),
+        Command::Report(args) => cmd::report::run(&args),
         Command::Disasm { exe, func, common } => cmd::disasm::run(&exe, func.as_deref(), &common),
         Command::Diff {
             exe,

@@ -6,6 +6,7 @@ pub mod layout;
 pub mod maps;
 pub mod path;
 pub mod profile;
+pub mod report;
 pub mod show;
 pub mod target;
 pub mod watch;

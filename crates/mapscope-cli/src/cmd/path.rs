@@ -61,8 +61,8 @@ pub fn run(a: &PathArgs) -> anyhow::Result<()> {
         (None, true) => Format::Json,
         (None, false) => Format::Text,
     };
-    if a.all && matches!(format, Format::Mermaid | Format::Dot) {
-        return Err(anyhow!("--all has no picture: use text or --json"));
+    if a.all && format == Format::Mermaid {
+        return Err(anyhow!("--all draws only --format dot (or text, --json)"));
     }
     let opened = super::target::open(&a.target, core, &a.common)?;
     let named = super::target::resolve_map(&opened, map)?;
@@ -73,6 +73,9 @@ pub fn run(a: &PathArgs) -> anyhow::Result<()> {
     if a.all {
         let r = pm.verify_all(a.limit);
         drop(opened.pause);
+        if format == Format::Dot {
+            return crate::picture::print_all(&opened.bin, opened.mem.clone(), &pm, &r);
+        }
         return print_all(&pm, &r, format);
     }
     let spec = match &a.key_hex {

@@ -21,6 +21,15 @@ pub struct ShowArgs<'a> {
     pub map: &'a str,
     pub physical: bool,
     pub limit: Option<usize>,
+    /// A Graphviz memory diagram instead of text (`--format dot`).
+    pub dot: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Dot,
 }
 
 /// How often a live map read without --pause is retried when its header
@@ -198,6 +207,10 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
         .torn
         .map(|t| t.to_string())
         .or(snap.walk_error.map(|e| e.to_string()));
+    if args.dot {
+        drop(opened.pause);
+        return crate::picture::print_show(&named.name, &map, &decoder, &plans);
+    }
     let limit = args.limit.unwrap_or(usize::MAX);
     let mut errors: Vec<String> = walk_error.into_iter().collect();
 

@@ -1,0 +1,141 @@
+//! `mapscope report EXE CORE|--pid P [-o FILE] [--top N] [MAP...]`: the
+//! census and the maps (those named, else the largest by bytes) as one
+//! offline HTML page.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context};
+use clap::Args;
+use mapscope::maps::resolve::NamedMap;
+use serde_json::json;
+
+use crate::report;
+use crate::{Common, Target};
+
+#[derive(Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    target: Target,
+    /// [CORE] [MAP...]: the core (omit with --pid), then maps to draw
+    /// (`main.Handlers`, `0xADDR:map[K]V`, an owner or `0xADDR` from the census).
+    #[arg(value_name = "CORE|MAP")]
+    args: Vec<String>,
+    /// The HTML file to write.
+    #[arg(short = 'o', long = "output", default_value = "mapscope-report.html")]
+    output: PathBuf,
+    /// Also draw the N largest maps of the census by bytes (0: only those named).
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    #[command(flatten)]
+    common: Common,
+}
+
+pub fn run(a: &ReportArgs) -> anyhow::Result<()> {
+    let (core, wanted): (Option<&Path>, &[String]) = match (a.target.pid, a.args.split_first()) {
+        (Some(_), _) => (None, &a.args),
+        (None, Some((core, rest))) => (Some(Path::new(core.as_str())), rest),
+        (None, None) => return Err(anyhow!("a core file or --pid is needed")),
+    };
+    let opened = super::target::open(&a.target, core, &a.common)?;
+    let bin = &opened.bin;
+    let census = mapscope::census::run(bin, opened.mem.clone(), &opened.threads, None);
+    let (mut census_json, census_maps) = match census {
+        Ok(mut c) => {
+            c.maps.sort_by(|x, y| y.bytes.cmp(&x.bytes).then(x.owner.cmp(&y.owner)));
+            (serde_json::to_value(&c)?, c.maps)
+        }
+        Err(e) => (json!({"error": e.to_string()}), Vec::new()),
+    };
+
+    // The maps to draw: those named, then the largest typed ones.
+    let mut chosen: Vec<(NamedMap, Option<usize>)> = Vec::new();
+    let mut errors: Vec<String> = Vec::new();
+    for w in wanted {
+        let named = super::target::resolve_map(&opened, w)?;
+        if named.header == 0 {
+            errors.push(format!("{w} is a nil map: nothing to draw"));
+            continue;
+        }
+        let idx = census_maps.iter().position(|m| m.address == named.header);
+        chosen.push((named, idx));
+    }
+    for (i, m) in census_maps.iter().enumerate() {
+        if chosen.len() >= wanted.len() + a.top {
+            break;
+        }
+        if chosen.iter().any(|(n, _)| n.header == m.address) {
+            continue;
+        }
+        let Some(t) = &m.type_name else { continue };
+        match bin.runtime_type_by_name(t) {
+            Ok(Some(map_type)) => chosen.push((
+                NamedMap {
+                    name: if m.owner.is_empty() {
+                        format!("{:#x}", m.address)
+                    } else {
+                        m.owner.clone()
+                    },
+                    map_type,
+                    variable: None,
+                    header: m.address,
+                },
+                Some(i),
+            )),
+            Ok(None) => errors.push(format!("{t}: no runtime descriptor, {:#x} not drawn", m.address)),
+            Err(e) => errors.push(format!("{t}: {e}")),
+        }
+    }
+
+    let mut types: Vec<mapscope::binary::GoType> = Vec::new();
+    for (n, _) in &chosen {
+        if !types.iter().any(|t| t.name == n.map_type.name) {
+            types.push(n.map_type.clone());
+        }
+    }
+    let (layouts, layout_errors) = report::layouts(bin, &types.iter().collect::<Vec<_>>());
+    errors.extend(layout_errors);
+
+    let mut maps = Vec::new();
+    for (id, (named, idx)) in chosen.into_iter().enumerate() {
+        let what = format!("{} at {:#x}", named.name, named.header);
+        match report::map_report(bin, opened.mem.clone(), named, id, idx) {
+            Ok(m) => maps.push(m),
+            Err(e) => errors.push(format!("{what}: {e:#}")),
+        }
+    }
+    drop(opened.pause);
+    // Census rows link to the map views by index.
+    if let Some(rows) = census_json.get_mut("maps").and_then(|m| m.as_array_mut()) {
+        for m in &maps {
+            if let Some(ci) = m.meta["census"].as_u64() {
+                if let Some(row) = rows.get_mut(ci as usize) {
+                    row["view"] = m.meta["id"].clone();
+                }
+            }
+        }
+    }
+    let source = match (core, a.target.pid) {
+        (Some(c), _) => c.display().to_string(),
+        (None, Some(p)) => format!("pid {p}"),
+        _ => String::new(),
+    };
+    let exe = a.target.exe.display().to_string();
+    let meta = json!({
+        "tool": format!("mapscope {}", env!("CARGO_PKG_VERSION")),
+        "exe": exe,
+        "source": source,
+        "go_version": bin.go_version().map(|v| v.raw.clone()),
+        "variant": bin.map_variant().variant.map(|v| v.as_str()),
+        "census": census_json,
+        "layouts": serde_json::to_value(&layouts)?,
+        "errors": errors,
+    });
+    let file = std::fs::File::create(&a.output).with_context(|| a.output.display().to_string())?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let title = format!("mapscope report — {exe} {source}");
+    report::write_html(&mut out, &title, meta, maps)?;
+    out.flush().with_context(|| a.output.display().to_string())?;
+    eprintln!("wrote {}", a.output.display());
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! `mapscope report`: one self-contained HTML file — the census, every shown
+//! map's header, atlas (each slot a cell), statistics and per-entry
+//! addressing paths, and the layouts of the structures involved. `model`
+//! gathers the facts; this module packs them into the page; the script and
+//! style are the asset files next to it, included at build time so the page
+//! needs no network.
+
+pub mod model;
+
+use std::io::Write;
+
+use base64::Engine;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use serde_json::Value as Json;
+
+pub use model::{layouts, map_report, MapReport};
+
+const SCRIPT: &str = include_str!("assets/report.js");
+const STYLE: &str = include_str!("assets/report.css");
+
+/// JSON that can sit inside a `<script>` element: `<` only occurs inside
+/// JSON strings, where `\u003c` means the same.
+fn script_safe_json(v: &Json) -> anyhow::Result<String> {
+    Ok(serde_json::to_string(v)?.replace('<', "\\u003c"))
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Writes the page: `meta` is the document's JSON (census, layouts, map
+/// descriptions); each map's blob goes gzip-compressed and base64-encoded
+/// into its own inert script element, which the browser inflates with its
+/// built-in `DecompressionStream` when the map is opened.
+pub fn write_html(out: &mut impl Write, title: &str, mut meta: Json, maps: Vec<MapReport>) -> anyhow::Result<()> {
+    let mut blobs = Vec::with_capacity(maps.len());
+    let mut metas = Vec::with_capacity(maps.len());
+    for (i, m) in maps.into_iter().enumerate() {
+        // Level 5: zlib-rs at level 1 gives up a third of the ratio on this data
+        // (text and addresses), which is what keeps a 1M-entry report under 30 MB.
+        let mut gz = GzEncoder::new(Vec::new(), Compression::new(5));
+        gz.write_all(&m.blob.bytes)?;
+        let packed = gz.finish()?;
+        let mut mm = m.meta;
+        mm["blob"] = serde_json::json!({"element": format!("ms-blob-{i}"), "size": m.blob.bytes.len(),
+                                         "sections": m.blob.sections});
+        metas.push(mm);
+        blobs.push(base64::engine::general_purpose::STANDARD.encode(packed));
+    }
+    meta["maps"] = Json::Array(metas);
+    write!(
+        out,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{}</title>\n<style>\n{STYLE}</style></head>\n<body>\n\
+         <noscript>This report draws with JavaScript; enable it to see the maps.</noscript>\n\
+         <script type=\"application/json\" id=\"ms-meta\">{}</script>\n",
+        escape_html(title),
+        script_safe_json(&meta)?
+    )?;
+    for (i, b) in blobs.iter().enumerate() {
+        writeln!(
+            out,
+            "<script type=\"application/octet-stream\" id=\"ms-blob-{i}\">{b}</script>"
+        )?;
+    }
+    write!(out, "<script>\n{SCRIPT}</script>\n</body></html>\n")?;
+    Ok(())
+}
