@@ -45,6 +45,8 @@ pub enum BinaryError {
     NotGo(String),
     #[error("no DWARF: the binary has no .debug_info (stripped with -ldflags=-w?)")]
     NoDwarf,
+    #[error("the version override {given} contradicts the binary: {evidence}")]
+    VersionContradicted { given: String, evidence: String },
 }
 
 pub type Result<T, E = BinaryError> = std::result::Result<T, E>;
