@@ -8,7 +8,9 @@
 //!   corpus's bench runs, classic (go1.22) and Swiss (go1.26) — target
 //!   ≤ 0.5 s and ≤ 300 MB peak RSS.
 //! - `path` of one key of that map (key 500000·1000003, found by hashing,
-//!   not by scanning) — target ≤ 20 ms.
+//!   not by scanning), and of an absent key (proved absent by the lookup) —
+//!   target ≤ 20 ms.
+//! - `disasm --json` of the largest executable and of `$MAPSCOPE_REALWORLD`'s.
 //! - `maps --json` (the census) of every fixture core — target ≤ 200 ms; of
 //!   the large generated case when `fixtures/census-scale.sh` has made it
 //!   (`target/census-scale/*/core`) — target ≤ 5 s and peak RSS ≤ 25 % of its
@@ -30,6 +32,12 @@ struct Sample {
 
 /// Runs the command with stdout to /dev/null; wait4 gives its own rusage.
 fn run_once(args: &[&str]) -> Sample {
+    run_once_exiting(args, 0)
+}
+
+/// As [`run_once`], for a command whose expected exit status is `code`
+/// (1: an absent key).
+fn run_once_exiting(args: &[&str], code: i32) -> Sample {
     let start = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_mapscope"))
         .args(args)
@@ -45,7 +53,7 @@ fn run_once(args: &[&str]) -> Sample {
     let wall = start.elapsed();
     assert_eq!(r, pid, "wait4");
     assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == code,
         "mapscope {args:?} failed"
     );
     std::mem::forget(child);
@@ -56,8 +64,12 @@ fn run_once(args: &[&str]) -> Sample {
 }
 
 fn bench(label: &str, args: &[&str], items: Option<u64>) {
-    let _ = run_once(args); // warm the page cache
-    let mut samples: Vec<Sample> = (0..RUNS).map(|_| run_once(args)).collect();
+    bench_exiting(label, args, items, 0)
+}
+
+fn bench_exiting(label: &str, args: &[&str], items: Option<u64>, code: i32) {
+    let _ = run_once_exiting(args, code); // warm the page cache
+    let mut samples: Vec<Sample> = (0..RUNS).map(|_| run_once_exiting(args, code)).collect();
     samples.sort_by_key(|s| s.wall);
     let best = &samples[0];
     let median = &samples[RUNS / 2];
@@ -188,6 +200,34 @@ fn census_benches() {
     }
 }
 
+/// `disasm` of a whole executable: the largest at hand, and the real
+/// programs of `$MAPSCOPE_REALWORLD` (`NAME/NAME`; Prometheus's
+/// `endpoints.init` of aws-sdk-go is 150k instructions in one function).
+fn disasm_benches(largest: &Path) {
+    let mut exes = vec![largest.to_path_buf()];
+    if let Some(real) = std::env::var_os("MAPSCOPE_REALWORLD") {
+        if let Ok(rd) = std::fs::read_dir(real) {
+            let mut v: Vec<PathBuf> = rd
+                .flatten()
+                .map(|d| d.path().join(d.file_name()))
+                .filter(|p| p.is_file())
+                .collect();
+            v.sort();
+            exes.extend(v);
+        }
+    }
+    for exe in exes {
+        let name = exe
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        bench(
+            &format!("disasm --json ({name})"),
+            &["disasm", "--json", exe.to_str().unwrap()],
+            None,
+        );
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; nothing to filter here.
     if std::env::args().any(|a| a == "census") {
@@ -245,6 +285,15 @@ fn main() {
             &["path", exe, core, "main.Bench", "500001500000"],
             None,
         );
+        // Absent (the program stored keys from 500001000000 up): proved by
+        // the lookup's end, not by scanning 1M entries. Exit status 1.
+        bench_exiting(
+            &format!("path main.Bench 4242, absent ({variant})"),
+            &["path", exe, core, "main.Bench", "4242"],
+            None,
+            1,
+        );
     }
+    disasm_benches(&info_target);
     census_benches();
 }

@@ -138,13 +138,15 @@ impl<'b> Annotator<'b> {
         let mut cursor = 0usize;
         // Labels and reachability per instruction; the states themselves
         // live only while their block is walked.
-        let mut found: Vec<(bool, Option<Label>)> = Vec::with_capacity(dec.insns.len());
-        flow.for_each_state(&dec.insns, &ctx, |i, st| {
-            let label = match (st, dec.insns.get(i)) {
-                (Some(st), Some(ins)) if !is_invalid(ins) => field_of(&ctx, st, ins),
+        let mut found: Vec<(bool, Option<Label>)> = vec![(false, None); dec.insns.len()];
+        flow.visit(&dec.insns, &ctx, |i, st| {
+            let label = match dec.insns.get(i) {
+                Some(ins) if !is_invalid(ins) => field_of(&ctx, st, ins),
                 _ => None,
             };
-            found.push((st.is_some(), label));
+            if let Some(slot) = found.get_mut(i) {
+                *slot = (true, label);
+            }
         });
         for (i, ins) in dec.insns.iter().enumerate() {
             let (reached, label) = found.get_mut(i).map_or((false, None), |(r, l)| (*r, l.take()));

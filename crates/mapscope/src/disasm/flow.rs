@@ -66,15 +66,21 @@ fn successors(insns: &[Instruction], i: usize, out: &mut Vec<usize>) {
     }
 }
 
-/// What the tracking knew at the head of each basic block (`None`: not
-/// reached from the entry along edges we follow), and whether the budget
-/// ran out. States inside a block are recomputed on demand
-/// ([`Flow::for_each_state`]): keeping one per instruction cost gigabytes on
-/// functions of 150k instructions with large frames (aws-sdk-go's
-/// `endpoints.init`); one per block is what a block's single entry needs.
+/// What the tracking knew at the head of each join block (the entry and
+/// every block with more than one predecessor; `None`: not reached from the
+/// entry along edges we follow), and whether the budget ran out. A block
+/// with one predecessor gets its state from it, so the blocks hanging from
+/// a join block form a tree that is walked from the join block's state and
+/// never stored ([`Flow::visit`]). Keeping a state per instruction cost 7 GB
+/// on aws-sdk-go's `endpoints.init` (150k instructions, a large frame);
+/// keeping one per block still 700 MB.
 pub struct Flow {
     /// Index of each block's first instruction, ascending (block 0 starts at 0).
     starts: Vec<usize>,
+    /// Successor blocks of each block.
+    succs: Vec<Vec<usize>>,
+    /// Blocks whose head state is stored: the entry and the joins.
+    root: Vec<bool>,
     heads: Vec<Option<State>>,
     pub budget_exhausted: bool,
 }
@@ -128,115 +134,181 @@ impl Flow {
         start..end
     }
 
-    /// Calls `f(i, state before instruction i)` for every instruction, in
-    /// address order.
-    pub fn for_each_state(&self, insns: &[Instruction], ctx: &Ctx<'_>, mut f: impl FnMut(usize, Option<&State>)) {
+    /// Walks the tree of single-predecessor blocks hanging from root block
+    /// `r` with the root's head state: `f(i, state before i)` for each
+    /// instruction, `join(block, state at its head)` for each edge into a
+    /// root. Returns the instructions stepped (bounded by `budget`).
+    fn walk_tree(
+        &self,
+        r: usize,
+        insns: &[Instruction],
+        ctx: &Ctx<'_>,
+        budget: usize,
+        f: &mut dyn FnMut(usize, &State),
+        join: &mut dyn FnMut(usize, &State),
+    ) -> Option<usize> {
+        let head = self.heads.get(r)?.as_ref()?;
         let mut info = InstructionInfoFactory::new();
-        for (b, head) in self.heads.iter().enumerate() {
+        let mut stack = vec![(r, head.clone())];
+        let mut used = 0usize;
+        while let Some((b, mut st)) = stack.pop() {
             let range = self.block_range(b, insns.len());
-            let Some(head) = head else {
-                range.for_each(|i| f(i, None));
-                continue;
-            };
-            let mut st = head.clone();
+            used = used.saturating_add(range.len());
+            if used > budget {
+                return None;
+            }
             for i in range {
-                f(i, Some(&st));
+                f(i, &st);
                 if let Some(ins) = insns.get(i) {
                     step(ctx, &mut st, ins, &mut info);
                 }
+            }
+            let succs = self.succs.get(b).map_or(&[][..], Vec::as_slice);
+            // Tree children go on the stack, the last one without a copy;
+            // a side exit (usually a short panic path) is walked first so
+            // the stack stays shallow along the fall-through chain.
+            let mut tree: Vec<usize> = Vec::new();
+            for &s in succs {
+                if self.root.get(s).copied().unwrap_or(true) {
+                    join(s, &st);
+                } else {
+                    tree.push(s);
+                }
+            }
+            if let Some((&last, rest)) = tree.split_first() {
+                for &s in rest.iter().rev() {
+                    stack.push((s, st.clone()));
+                }
+                // The first successor is the fall-through: pushed first,
+                // popped last.
+                stack.insert(stack.len() - rest.len(), (last, st));
+            }
+        }
+        Some(used)
+    }
+
+    /// Calls `f(i, state before instruction i)` for every instruction
+    /// reached from the entry (in no particular order).
+    pub fn visit(&self, insns: &[Instruction], ctx: &Ctx<'_>, mut f: impl FnMut(usize, &State)) {
+        for r in 0..self.starts.len() {
+            if self.root.get(r).copied().unwrap_or(false) {
+                let _ = self.walk_tree(r, insns, ctx, usize::MAX, &mut f, &mut |_, _| {});
             }
         }
     }
 
-    /// The states before the instructions `wanted` (ascending indices).
+    /// The states before the instructions `wanted` (`None`: not reached).
     pub fn states_at(&self, insns: &[Instruction], ctx: &Ctx<'_>, wanted: &[usize]) -> Vec<Option<State>> {
-        let mut out = Vec::with_capacity(wanted.len());
-        let mut info = InstructionInfoFactory::new();
-        for &w in wanted {
-            let Some(b) = self.block_of(w) else {
-                out.push(None);
-                continue;
-            };
-            let Some(Some(head)) = self.heads.get(b) else {
-                out.push(None);
-                continue;
-            };
-            let mut st = head.clone();
-            for i in self.block_range(b, insns.len()).take_while(|&i| i < w) {
-                if let Some(ins) = insns.get(i) {
-                    step(ctx, &mut st, ins, &mut info);
+        let mut out: Vec<Option<State>> = vec![None; wanted.len()];
+        let mut sorted: Vec<(usize, usize)> = wanted.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+        sorted.sort_unstable();
+        self.visit(insns, ctx, |i, st| {
+            let from = sorted.partition_point(|&(w, _)| w < i);
+            for &(w, k) in sorted.get(from..).unwrap_or(&[]) {
+                if w != i {
+                    break;
+                }
+                if let Some(o) = out.get_mut(k) {
+                    *o = Some(st.clone());
                 }
             }
-            out.push(Some(st));
-        }
+        });
         out
     }
 }
 
 pub fn analyse(insns: &[Instruction], entry: State, ctx: &Ctx<'_>) -> Flow {
     let starts = block_starts(insns);
+    let n = starts.len();
     let mut flow = Flow {
-        heads: vec![None; starts.len()],
+        heads: vec![None; n],
+        succs: vec![Vec::new(); n],
+        root: vec![false; n],
         starts,
         budget_exhausted: false,
     };
-    let mut info = InstructionInfoFactory::new();
-    let mut work = VecDeque::new();
-    let mut queued = vec![false; flow.starts.len()];
-    if let (Some(h), Some(q)) = (flow.heads.first_mut(), queued.first_mut()) {
-        *h = Some(entry);
-        *q = true;
-        work.push_back(0usize);
-    }
-    let mut budget = insns.len().saturating_mul(VISITS_PER_INSN).saturating_add(64);
+    let mut preds = vec![0u32; n];
     let mut succ = Vec::with_capacity(2);
-    while let Some(b) = work.pop_front() {
-        if let Some(q) = queued.get_mut(b) {
-            *q = false;
-        }
-        let Some(Some(head)) = flow.heads.get(b) else { continue };
+    for b in 0..n {
         let range = flow.block_range(b, insns.len());
         let Some(last) = range.end.checked_sub(1).filter(|&l| l >= range.start) else {
             continue;
         };
-        let steps = range.len();
-        if budget < steps {
-            flow.budget_exhausted = true;
-            return flow;
-        }
-        budget -= steps;
-        let mut out = head.clone();
-        for i in range {
-            if let Some(ins) = insns.get(i) {
-                step(ctx, &mut out, ins, &mut info);
-            }
-        }
         successors(insns, last, &mut succ);
+        let mut sb: Vec<usize> = Vec::with_capacity(succ.len());
         for &s in &succ {
             // The morestack path jumps back to the entry with the arguments
             // reloaded: the entry state stays what the ABI says.
             if s == 0 {
                 continue;
             }
-            let Some(sb) = flow.block_of(s) else { continue };
-            let Some(slot) = flow.heads.get_mut(sb) else { continue };
+            if let Some(t) = flow.block_of(s) {
+                if !sb.contains(&t) {
+                    sb.push(t);
+                    if let Some(p) = preds.get_mut(t) {
+                        *p += 1;
+                    }
+                }
+            }
+        }
+        if let Some(slot) = flow.succs.get_mut(b) {
+            *slot = sb;
+        }
+    }
+    for (b, r) in flow.root.iter_mut().enumerate() {
+        *r = b == 0 || preds.get(b).copied().unwrap_or(0) != 1;
+    }
+    let mut work = VecDeque::new();
+    let mut queued = vec![false; n];
+    if let (Some(h), Some(q)) = (flow.heads.first_mut(), queued.first_mut()) {
+        *h = Some(entry);
+        *q = true;
+        work.push_back(0usize);
+    }
+    let mut budget = insns.len().saturating_mul(VISITS_PER_INSN).saturating_add(64);
+    while let Some(r) = work.pop_front() {
+        if let Some(q) = queued.get_mut(r) {
+            *q = false;
+        }
+        let mut updates: Vec<(usize, State)> = Vec::new();
+        let used = flow.walk_tree(r, insns, ctx, budget, &mut |_, _| {}, &mut |s, st| match updates
+            .iter_mut()
+            .find(|(b, _)| *b == s)
+        {
+            Some((_, old)) => *old = old.meet(st),
+            None => updates.push((s, st.clone())),
+        });
+        let Some(used) = used else {
+            flow.budget_exhausted = true;
+            return flow;
+        };
+        budget = budget.saturating_sub(used);
+        for (s, mut st) in updates {
+            // A stored head keeps the stack slots that hold pointers the
+            // labels need, not the constants: Go's write-barrier branches
+            // make a join after every pointer store, and a large frame's
+            // constants at each join were most of the memory (4.4M slots,
+            // 400 MB, in endpoints.init). Constants are still followed
+            // inside each tree.
+            st.slots.retain(|_, v| !matches!(v, crate::disasm::regs::Val::Const(_)));
+            let Some(slot) = flow.heads.get_mut(s) else { continue };
             let changed = match slot {
                 None => {
-                    *slot = Some(out.clone());
+                    *slot = Some(st);
                     true
                 }
                 Some(old) => {
-                    let merged = old.meet(&out);
+                    let merged = old.meet(&st);
                     let changed = merged != *old;
                     *old = merged;
                     changed
                 }
             };
             if changed {
-                if let Some(q) = queued.get_mut(sb) {
+                if let Some(q) = queued.get_mut(s) {
                     if !*q {
                         *q = true;
-                        work.push_back(sb);
+                        work.push_back(s);
                     }
                 }
             }
