@@ -31,12 +31,7 @@ struct Sample {
 }
 
 /// Runs the command with stdout to /dev/null; wait4 gives its own rusage.
-fn run_once(args: &[&str]) -> Sample {
-    run_once_exiting(args, 0)
-}
-
-/// As [`run_once`], for a command whose expected exit status is `code`
-/// (1: an absent key).
+/// `code`: the exit status expected (1 for an absent key).
 fn run_once_exiting(args: &[&str], code: i32) -> Sample {
     let start = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_mapscope"))
