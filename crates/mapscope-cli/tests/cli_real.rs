@@ -248,3 +248,37 @@ fn bad_inputs_say_what_they_are() {
     assert!(stderr(&out).contains("not a regular file"), "{}", stderr(&out));
     assert!(Path::new("/dev/zero").exists());
 }
+
+/// Strings are cut at `--max-string` bytes, with `…`, in JSON and text.
+#[test]
+fn strings_are_capped() {
+    let fx = mapscope_fixtures::get("go1.26").unwrap();
+    let (exe, core, truth) = files(&fx);
+    let m = truth.map("main.Strings").unwrap();
+    let out = mapscope(&["show", "--json", "--max-string", "3", &exe, &core, &m.name]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut got: Vec<String> = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["value"]["go"].as_str().unwrap().to_string())
+        .filter(|v| v.is_ascii() || v.ends_with('…'))
+        .collect();
+    // (Go's JSON truth replaced invalid UTF-8: those values are left out.)
+    let mut want: Vec<String> = m
+        .entries
+        .iter()
+        .filter(|(_, v)| v.is_ascii())
+        .map(|(_, v)| {
+            if v.len() > 3 {
+                format!("{}…", &v[..3])
+            } else {
+                v.clone()
+            }
+        })
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+}

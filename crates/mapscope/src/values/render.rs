@@ -213,3 +213,26 @@ pub(crate) fn write_int(out: &mut Vec<u8>, i: i64) {
     }
     write_uint(out, i.unsigned_abs());
 }
+
+#[cfg(test)]
+mod quote_tests {
+    use super::write_quoted;
+
+    fn q(b: &[u8]) -> String {
+        let mut out = Vec::new();
+        write_quoted(&mut out, b);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// strconv.Quote's output for the same bytes (go doc strconv.Quote).
+    #[test]
+    fn control_bytes_and_bad_utf8_are_escaped_as_strconv_quote_does() {
+        assert_eq!(q(b"quote\"and\nnewline"), r#""quote\"and\nnewline""#);
+        assert_eq!(q(b"\x1b[31mred\x07"), r#""\x1b[31mred\a""#);
+        assert_eq!(q(b"\xff\xfe\x00binary"), r#""\xff\xfe\x00binary""#);
+        assert_eq!(q("héllo wörld".as_bytes()), "\"héllo wörld\"");
+        // C1 CSI and a bidi override.
+        assert_eq!(q("\u{9b}2J\u{202e}".as_bytes()), r#""\u009b2J\u202e""#);
+        assert_eq!(q(b"\\"), r#""\\""#);
+    }
+}
