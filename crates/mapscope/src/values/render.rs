@@ -221,7 +221,7 @@ mod quote_tests {
     fn q(b: &[u8]) -> String {
         let mut out = Vec::new();
         write_quoted(&mut out, b);
-        String::from_utf8(out).unwrap()
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     /// strconv.Quote's output for the same bytes (go doc strconv.Quote).
