@@ -151,6 +151,20 @@ fn header_counts_are_held_against_the_walk() {
             );
             let out = mapscope(&["show", &exe, &bad_s, &expr]);
             assert_eq!(out.status.code(), Some(3), "{name} {tag} text");
+            // The quick listing of globals holds the count against the walk too.
+            let out = mapscope(&["maps", "--globals", "--json", &exe, &bad_s]);
+            assert_eq!(out.status.code(), Some(3), "{name} {tag} maps: {}", stderr(&out));
+            let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+            let row = doc["maps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["name"] == m.name.as_str())
+                .unwrap();
+            assert!(
+                row["error"].as_str().is_some_and(|e| e.contains("the header counts")),
+                "{name} {tag}: {row}"
+            );
             let _ = std::fs::remove_file(&bad);
         }
         // The buckets/groups pointer aimed at the header itself.
