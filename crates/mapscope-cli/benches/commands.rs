@@ -8,7 +8,9 @@
 //!   corpus's bench runs, classic (go1.22) and Swiss (go1.26) — target
 //!   ≤ 0.5 s and ≤ 300 MB peak RSS.
 //! - `path` of one key of that map (key 500000·1000003, found by hashing,
-//!   not by scanning) — target ≤ 20 ms.
+//!   not by scanning), and of an absent key (proved absent by the lookup) —
+//!   target ≤ 20 ms.
+//! - `disasm --json` of the largest executable and of `$MAPSCOPE_REALWORLD`'s.
 //! - `maps --json` (the census) of every fixture core — target ≤ 200 ms; of
 //!   the large generated case when `fixtures/census-scale.sh` has made it
 //!   (`target/census-scale/*/core`) — target ≤ 5 s and peak RSS ≤ 25 % of its
@@ -38,7 +40,8 @@ struct Sample {
 }
 
 /// Runs the command with stdout to /dev/null; wait4 gives its own rusage.
-fn run_once(args: &[&str]) -> Sample {
+/// `code`: the exit status expected (1 for an absent key).
+fn run_once_exiting(args: &[&str], code: i32) -> Sample {
     let start = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_mapscope"))
         .args(args)
@@ -54,7 +57,7 @@ fn run_once(args: &[&str]) -> Sample {
     let wall = start.elapsed();
     assert_eq!(r, pid, "wait4");
     assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == code,
         "mapscope {args:?} failed"
     );
     std::mem::forget(child);
@@ -65,8 +68,12 @@ fn run_once(args: &[&str]) -> Sample {
 }
 
 fn bench(label: &str, args: &[&str], items: Option<u64>) {
-    let _ = run_once(args); // warm the page cache
-    let mut samples: Vec<Sample> = (0..RUNS).map(|_| run_once(args)).collect();
+    bench_exiting(label, args, items, 0)
+}
+
+fn bench_exiting(label: &str, args: &[&str], items: Option<u64>, code: i32) {
+    let _ = run_once_exiting(args, code); // warm the page cache
+    let mut samples: Vec<Sample> = (0..RUNS).map(|_| run_once_exiting(args, code)).collect();
     samples.sort_by_key(|s| s.wall);
     let best = &samples[0];
     let median = &samples[RUNS / 2];
@@ -103,9 +110,9 @@ fn largest_go_executable() -> Option<PathBuf> {
 /// --json` of the same map (which opens the executable and the core, and
 /// walks and decodes every entry, touching the same pages of the core).
 fn big_diff_bench(variant: &str, exe: &str, core: &str, n: u64) {
-    let base = run_once(&["show", "--json", exe, core, "main.Bench"]).max_rss_kib;
+    let base = run_once_exiting(&["show", "--json", exe, core, "main.Bench"], 0).max_rss_kib;
     let args = ["diff", "--json", exe, core, core, "main.Bench"];
-    let diff = run_once(&args).max_rss_kib;
+    let diff = run_once_exiting(&args, 0).max_rss_kib;
     bench(&format!("diff main.Bench ({variant}, {n} vs itself)"), &args, Some(n));
     // A decoded key is one mapscope::values::Value (64 bytes) per entry.
     let keys = n as f64 * 64.0;
@@ -299,6 +306,34 @@ fn report_benches() {
     }
 }
 
+/// `disasm` of a whole executable: the largest at hand, and the real
+/// programs of `$MAPSCOPE_REALWORLD` (`NAME/NAME`; Prometheus's
+/// `endpoints.init` of aws-sdk-go is 150k instructions in one function).
+fn disasm_benches(largest: &Path) {
+    let mut exes = vec![largest.to_path_buf()];
+    if let Some(real) = std::env::var_os("MAPSCOPE_REALWORLD") {
+        if let Ok(rd) = std::fs::read_dir(real) {
+            let mut v: Vec<PathBuf> = rd
+                .flatten()
+                .map(|d| d.path().join(d.file_name()))
+                .filter(|p| p.is_file())
+                .collect();
+            v.sort();
+            exes.extend(v);
+        }
+    }
+    for exe in exes {
+        let name = exe
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        bench(
+            &format!("disasm --json ({name})"),
+            &["disasm", "--json", exe.to_str().unwrap()],
+            None,
+        );
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; nothing to filter here.
     if std::env::args().any(|a| a == "census") {
@@ -366,8 +401,17 @@ fn main() {
             &["path", exe, core, "main.Bench", "500001500000"],
             None,
         );
+        // Absent (the program stored keys from 500001000000 up): proved by
+        // the lookup's end, not by scanning 1M entries. Exit status 1.
+        bench_exiting(
+            &format!("path main.Bench 4242, absent ({variant})"),
+            &["path", exe, core, "main.Bench", "4242"],
+            None,
+            1,
+        );
     }
     census_diff_benches();
+    disasm_benches(&info_target);
     census_benches();
     report_benches();
 }

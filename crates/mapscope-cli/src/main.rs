@@ -106,6 +106,10 @@ enum Command {
         /// (the first 128 of a big map).
         #[arg(long, value_enum)]
         format: Option<cmd::show::Format>,
+        /// Bytes of one string printed; a longer one ends in `…` (text also
+        /// gives its length). Bounds the output whatever a corrupt length says.
+        #[arg(long, value_name = "N", default_value_t = cmd::show::DEFAULT_MAX_STRING)]
+        max_string: u64,
         #[command(flatten)]
         common: Common,
     },
@@ -168,6 +172,10 @@ pub struct Target {
     /// Stop the process for a consistent snapshot; it is always resumed.
     #[arg(long, requires = "pid")]
     pause: bool,
+    /// Decode with a type named as `0xADDR:TYPE` even when the map's memory
+    /// contradicts it (the output marks the type unproven).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args, Clone)]
@@ -178,6 +186,10 @@ pub struct Common {
     /// Override Go version detection (`go1.22`, `go1.24-noswissmap`).
     #[arg(long, global = true)]
     go_version: Option<String>,
+    /// Keep --go-version even where the binary's own build info,
+    /// runtime.buildVersion or runtime functions contradict it.
+    #[arg(long, global = true, requires = "go_version")]
+    force_go_version: bool,
 }
 
 fn main() -> ExitCode {
@@ -214,22 +226,19 @@ fn main() -> ExitCode {
             physical,
             limit,
             format,
+            max_string,
             mut common,
         } => cmd::target::split(&target, &args, 1).and_then(|(core, rest)| {
             let map = rest.first().map(String::as_str).unwrap_or_default();
             common.json |= format == Some(cmd::show::Format::Json);
-            let dot = format == Some(cmd::show::Format::Dot);
-            cmd::show::run(
-                &target,
-                core,
-                &cmd::show::ShowArgs {
-                    map,
-                    physical,
-                    limit,
-                    dot,
-                },
-                &common,
-            )
+            let show = cmd::show::ShowArgs {
+                map,
+                physical,
+                limit,
+                dot: format == Some(cmd::show::Format::Dot),
+                max_string,
+            };
+            cmd::show::run(&target, core, &show, &common)
         }),
         Command::Path(args) => cmd::path::run(&args),
         Command::Report(args) => cmd::report::run(&args),

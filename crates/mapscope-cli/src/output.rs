@@ -1,8 +1,26 @@
 //! Where results go: stdout (a closed pipe ends the program quietly) and
-//! exit codes.
+//! exit codes: 0 ok, 1 not found, 2 error (nothing or little was output),
+//! 3 partial (the output is written and its errors say what is wrong).
 
 use std::io::{self, Write};
 use std::process::ExitCode;
+
+/// The output is written, but its `errors` say it is incomplete or doubtful
+/// (a walk that stopped at a structural error, a header whose count is not
+/// what its buckets hold): exit code 3, and nothing more is printed — the
+/// errors are in the output already.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} error(s) in the output")]
+pub struct Partial(pub usize);
+
+/// `Ok` when `errors` is 0, else [`Partial`].
+pub fn partial(errors: usize) -> anyhow::Result<()> {
+    if errors == 0 {
+        Ok(())
+    } else {
+        Err(Partial(errors).into())
+    }
+}
 
 /// An error that means "looked, and it is not there": exit code 1.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +51,7 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<Partial>().is_some() => ExitCode::from(3),
         Err(e) => {
             eprintln!("mapscope: {}", message(&e));
             if e.downcast_ref::<NotFound>().is_some() {

@@ -163,3 +163,78 @@ fn show_of_a_running_process_matches_its_truth() {
         }
     }
 }
+
+/// `timeout` sends SIGTERM: a mapscope killed while it holds the target
+/// paused must resume it first (every catchable fatal signal does).
+#[test]
+fn a_paused_target_is_resumed_when_mapscope_is_killed() {
+    let (running, truth, exe) = start("go1.22");
+    let pid = running.child.id();
+    let pid_s = pid.to_string();
+    let huge = truth.map("main.Huge").unwrap();
+    let mut caught = 0;
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT]
+        .into_iter()
+        .cycle()
+        .take(24)
+    {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+            .args(["show", "--pause", exe.to_str().unwrap(), "--pid", &pid_s, &huge.name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait until mapscope has the target stopped, then signal it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut paused = false;
+        while Instant::now() < deadline {
+            if state(pid) == 'T' {
+                paused = true;
+                break;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        if paused {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(child.id() as i32, sig) };
+        }
+        let _ = child.wait();
+        if paused {
+            caught += 1;
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while state(pid) == 'T' && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert_ne!(state(pid), 'T', "signal {sig}: the target was left stopped");
+        }
+    }
+    assert!(caught > 0, "mapscope was never caught while the target was paused");
+}
+
+/// Another build's executable is refused before the target is paused.
+#[test]
+fn a_mismatched_executable_is_refused_before_pausing() {
+    let (running, truth, _) = start("go1.22");
+    let pid = running.child.id();
+    let other = mapscope_fixtures::get("go1.26").unwrap().binary_path().unwrap();
+    let m = truth.map("main.Strings").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+        .args([
+            "show",
+            "--pause",
+            other.to_str().unwrap(),
+            "--pid",
+            &pid.to_string(),
+            &m.name,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not the executable process"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_ne!(state(pid), 'T');
+}

@@ -243,3 +243,44 @@ fn truncated_cores_give_typed_errors_and_the_sound_entries() {
     std::fs::remove_dir_all(&dir).ok();
     assert!(saw_truncation_error, "no walk met the truncation");
 }
+
+/// The header's count held against what the walk finds (issue 14): a count
+/// of 2^63-1 over 9 entries, one more than the buckets hold, and a classic
+/// bucket pointer aimed at the header itself are all errors of the snapshot.
+#[test]
+fn header_counts_the_walk_does_not_find_are_errors() {
+    for name in ["go1.22", "go1.26", "go1.27-split"] {
+        let f = fixture(name);
+        let m = f.truth.map("main.Strings").unwrap();
+        let header = m.address_u64().unwrap();
+        let ty = f
+            .bin
+            .runtime_type(mapscope_fixtures::hex_u64(&m.type_address).unwrap())
+            .unwrap();
+        let classic = f.truth.variant == "classic";
+        let mut cases: Vec<(u64, u64)> = vec![(header, (1u64 << 63) - 1), (header, m.len as u64 + 1)];
+        if classic {
+            cases.push((header + field(&f, "runtime.hmap", "buckets"), header));
+        }
+        for (at, value) in cases {
+            let mut p = patched(&f);
+            p.word(at, value);
+            let mem: Arc<dyn Memory> = Arc::new(p);
+            let snap =
+                mapscope::maps::snapshot::snapshot(|| MapHandle::for_type(mem.clone(), &f.bin, header, &ty), false, 1)
+                    .unwrap();
+            let err = snap.count_error();
+            assert!(
+                err.as_deref().is_some_and(|e| e.contains("the header counts")),
+                "{name}: {value:#x} at {at:#x}: {err:?} (found {})",
+                snap.stats.entries
+            );
+        }
+        // The sound map: no error.
+        let snap =
+            mapscope::maps::snapshot::snapshot(|| MapHandle::for_type(f.core.clone(), &f.bin, header, &ty), false, 1)
+                .unwrap();
+        assert_eq!(snap.count_error(), None, "{name}");
+        assert_eq!(snap.stats.entries, m.len as u64, "{name}");
+    }
+}

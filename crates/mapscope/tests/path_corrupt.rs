@@ -109,7 +109,16 @@ fn a_changed_tag_is_a_misplacement() {
         let mut tags = base.read_vec(f.container, size).unwrap();
         tags[usize::from(f.slot)] = other;
         let mem: Arc<dyn Memory> = Arc::new(Overlay::new(base.clone(), vec![(f.container, tags)]));
-        let pm = PathMap::open(&bin, mem, named).unwrap();
+        // As the runtime's lookup would, the path finds the key absent
+        // where its hash leads; asked to scan, it finds it elsewhere.
+        let pm = PathMap::open(&bin, mem.clone(), named.clone()).unwrap();
+        let p = pm.trace(&key).unwrap();
+        assert!(
+            !p.verified && p.found.is_none() && p.absent_by_hash,
+            "{variant}: {:?}",
+            p.notes
+        );
+        let pm = PathMap::open(&bin, mem, named).unwrap().scan_absent(true);
         let p = pm.trace(&key).unwrap();
         assert!(!p.verified, "{variant}: {:?}", p.checks);
         assert!(p.found.is_some_and(|f| !f.by_hash), "{variant}: found by scanning");

@@ -57,12 +57,14 @@ pub fn run(a: &DiffArgs<'_>, common: &Common) -> anyhow::Result<()> {
         exe: a.exe.to_path_buf(),
         pid: None,
         pause: false,
+        force: false,
     };
     let before = super::target::open(&target_a, Some(Path::new(core_a.as_str())), common)?;
     let target_b = Target {
         exe: a.exe.to_path_buf(),
         pid: a.pid,
         pause: a.pause,
+        force: false,
     };
     let after = super::target::open(&target_b, core_b, common)?;
     // One EXE serves both, so one pid means one process.

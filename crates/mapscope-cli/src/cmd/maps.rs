@@ -82,13 +82,15 @@ pub fn run(
                     let open = || MapHandle::for_type(opened.mem.clone(), bin, m.header, &m.map_type);
                     match snapshot(open, volatile, 3) {
                         Ok(snap) => {
+                            let count_error = snap.count_error();
                             row.len = Some(snap.map.header_len());
                             row.bytes = Some(snap.stats.bytes.total);
                             row.load_factor = Some(snap.stats.load_factor);
                             row.error = snap
                                 .torn
                                 .map(|t| t.to_string())
-                                .or(snap.walk_error.map(|e| e.to_string()));
+                                .or(snap.walk_error.map(|e| e.to_string()))
+                                .or(count_error);
                         }
                         Err(e) => {
                             row.len = None;
@@ -120,8 +122,11 @@ pub fn run(
         )
         .into());
     }
+    // A map whose header or walk is wrong makes the listing partial (exit 3).
+    let bad = rows.iter().filter(|r| r.error.is_some()).count();
     if common.json {
-        return output::json(&serde_json::json!({ "variant": variant, "maps": rows }));
+        output::json(&serde_json::json!({ "variant": variant, "maps": rows }))?;
+        return output::partial(bad);
     }
     let mut out = output::stdout();
     writeln!(
@@ -145,7 +150,7 @@ pub fn run(
     }
     writeln!(out, "{} maps ({variant})", rows.len())?;
     out.flush()?;
-    Ok(())
+    output::partial(bad)
 }
 
 /// Phases on stderr: overwritten in place on a terminal; one line each,
@@ -212,8 +217,12 @@ fn census(
     if let Some(path) = args.pprof {
         super::profile::write(path, &c, core)?;
     }
+    // Maps whose walk failed make the census partial (exit 3); the census's
+    // own notes (what could not be proved or scanned) do not.
+    let bad = c.maps.iter().filter(|m| m.error.is_some()).count();
     if common.json {
-        return output::json(&c);
+        output::json(&c)?;
+        return output::partial(bad);
     }
     let mut out = output::stdout();
     let t = &c.totals;
@@ -278,7 +287,7 @@ fn census(
         writeln!(out, "note: {e}")?;
     }
     out.flush()?;
-    Ok(())
+    output::partial(bad)
 }
 
 /// Bytes in binary units, as Go's own tools print them.

@@ -21,6 +21,7 @@ use crate::Common;
 pub fn open_binary(exe: &Path, common: &Common) -> anyhow::Result<GoBinary> {
     let opts = OpenOptions {
         go_version: common.go_version.clone(),
+        allow_contradiction: common.force_go_version,
     };
     GoBinary::open_with(exe, &opts).with_context(|| format!("{}", exe.display()))
 }

@@ -66,6 +66,7 @@ pub fn run(a: &PathArgs) -> anyhow::Result<()> {
     }
     let opened = super::target::open(&a.target, core, &a.common)?;
     let named = super::target::resolve_map(&opened, map)?;
+    super::target::prove_named(&opened, &a.target, map, &named)?;
     let pm = PathMap::open(&opened.bin, opened.mem.clone(), named).map_err(|e| match e {
         PathError::NilMap(_) => anyhow::Error::new(NotFound(e.to_string())),
         e => anyhow::Error::new(e),
@@ -97,7 +98,7 @@ pub fn run(a: &PathArgs) -> anyhow::Result<()> {
     }
     out.flush()?;
     if p.found.is_none() {
-        return Err(NotFound(format!("{} is not in {}", p.key_go, p.map)).into());
+        return Err(NotFound(p.absence()).into());
     }
     Ok(())
 }

@@ -23,6 +23,8 @@ pub struct ShowArgs<'a> {
     pub limit: Option<usize>,
     /// A Graphviz memory diagram instead of text (`--format dot`).
     pub dot: bool,
+    /// Bytes kept of one string.
+    pub max_string: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -32,9 +34,16 @@ pub enum Format {
     Dot,
 }
 
+/// `--max-string`'s default: enough for any key a person reads, and a
+/// corrupt length of 2^40 still prints a line, not gigabytes.
+pub const DEFAULT_MAX_STRING: u64 = 4096;
+
 /// How often a live map read without --pause is retried when its header
 /// changed under the walk.
 pub const TORN_RETRIES: usize = 3;
+/// How often a paused read that caught the map mid-write resumes the
+/// process briefly and pauses it again.
+const WRITING_RETRIES: usize = 5;
 
 fn hex(v: u64) -> String {
     format!("{v:#x}")
@@ -176,10 +185,15 @@ fn container_json(map: &MapHandle, c: &Container) -> Json {
 }
 
 pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, common: &Common) -> anyhow::Result<()> {
-    let opened = super::target::open(target, core, common)?;
+    let mut opened = super::target::open(target, core, common)?;
     let named = super::target::resolve_map(&opened, args.map)?;
+    let proof = super::target::prove_named(&opened, target, args.map, &named)?;
     let variant = opened.bin.map_variant().variant.map_or("unknown", |v| v.as_str());
-    let decoder = ValueDecoder::new(&opened.bin, opened.mem.clone());
+    let limits = mapscope::values::Limits {
+        max_string_bytes: args.max_string,
+        ..mapscope::values::Limits::default()
+    };
+    let decoder = ValueDecoder::new(&opened.bin, opened.mem.clone()).with_limits(limits);
     let plans = decoder
         .entry_plans(&named.map_type)
         .with_context(|| named.map_type.name.clone())?;
@@ -197,11 +211,39 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
         return Ok(());
     }
     let volatile = opened.live.is_some() && opened.pause.is_none();
-    let snap = snapshot(
+    let mut snap = snapshot(
         || MapHandle::for_type(opened.mem.clone(), &opened.bin, named.header, &named.map_type),
         volatile,
         TORN_RETRIES,
     )?;
+    let mut writing_error = None;
+    if let (Some(pid), true) = (opened.live, opened.pause.is_some()) {
+        // Paused in the middle of a write: let the writer finish, pause again.
+        let mut tries = 0;
+        while snap.map.writing() && tries < WRITING_RETRIES {
+            tries += 1;
+            if let Some(p) = opened.pause.take() {
+                p.resume();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            opened.pause = Some(
+                mapscope::memory::PauseGuard::pause(pid, mapscope::memory::DEFAULT_PAUSE_TIMEOUT)
+                    .with_context(|| format!("pausing process {pid} again"))?,
+            );
+            snap = snapshot(
+                || MapHandle::for_type(opened.mem.clone(), &opened.bin, named.header, &named.map_type),
+                false,
+                TORN_RETRIES,
+            )?;
+        }
+        if snap.map.writing() {
+            writing_error = Some(format!(
+                "the map was being written in each of {} pauses: this snapshot may hold a half-made entry",
+                tries + 1
+            ));
+        }
+    }
+    let count_error = snap.count_error();
     let (map, stats) = (snap.map, snap.stats);
     let walk_error = snap
         .torn
@@ -211,14 +253,22 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
         drop(opened.pause);
         return crate::picture::print_show(&named.name, &map, &decoder, &plans);
     }
-    let limit = args.limit.unwrap_or(usize::MAX);
-    let mut errors: Vec<String> = walk_error.into_iter().collect();
+    // Never more entries than the header counts: what a wrong or corrupt
+    // layout finds beyond that is not the map's.
+    let header_len = usize::try_from(map.header_len()).unwrap_or(usize::MAX);
+    let limit = args.limit.unwrap_or(usize::MAX).min(header_len);
+    let mut errors: Vec<String> = walk_error.into_iter().chain(count_error).chain(writing_error).collect();
+    let type_proof = proof.as_ref().map(serde_json::to_value).transpose()?;
 
     if common.json {
         let head = json!({
             "name": named.name, "type": named.map_type.name, "address": hex(named.header), "variant": variant,
             "len": map.header_len(), "variable": named.variable.map(hex), "header": header_json(&map), "stats": stats,
         });
+        let mut head = head;
+        if let (Some(tp), Some(obj)) = (type_proof, head.as_object_mut()) {
+            obj.insert("type_proof".into(), tp);
+        }
         // Everything but the closing brace, then the streamed arrays.
         let head = serde_json::to_string(&head)?;
         out.write_all(head.get(..head.len().saturating_sub(1)).unwrap_or("{").as_bytes())?;
@@ -267,10 +317,13 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
         writeln!(out, "}}")?;
         out.flush()?;
         drop(opened.pause);
-        return Ok(());
+        return output::partial(errors.len());
     }
 
     print_text(&mut out, &named, variant, &map, &stats)?;
+    if let Some(p) = &proof {
+        writeln!(out, "  type {}", proof_text(p))?;
+    }
     let mut buf = Vec::new();
     let mut n = 0usize;
     for e in map.entries().take(limit) {
@@ -278,9 +331,9 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
             Ok(e) => {
                 let (k, v) = decoder.decode_entry(&plans, &e);
                 buf.clear();
-                k.write_go(&mut buf);
+                k.write_text(&mut buf);
                 buf.extend_from_slice("  →  ".as_bytes());
-                v.write_go(&mut buf);
+                v.write_text(&mut buf);
                 if let Some(f) = v.func() {
                     if let Some(s) = &f.symbol {
                         buf.extend_from_slice(
@@ -302,8 +355,9 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
             Err(e) => errors.push(e.to_string()),
         }
     }
-    if n < stats.entries as usize {
-        writeln!(out, "  … {} more (--limit)", stats.entries as usize - n)?;
+    let shown_max = (stats.entries as usize).min(header_len);
+    if n < shown_max {
+        writeln!(out, "  … {} more (--limit)", shown_max - n)?;
     }
     if args.physical {
         writeln!(out, "\nphysical:")?;
@@ -322,7 +376,18 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
     }
     out.flush()?;
     drop(opened.pause);
-    Ok(())
+    output::partial(errors.len())
+}
+
+fn proof_text(p: &mapscope::census::prove::TypeProof) -> String {
+    use mapscope::census::prove::Verdict;
+    match &p.verdict {
+        Verdict::Proved { keys_hashed } => {
+            format!("proved: {keys_hashed} stored keys hash to their stored tags with the map's seed")
+        }
+        Verdict::Unproven { why } => format!("unproven: {why}"),
+        Verdict::Wrong { why } => format!("UNPROVEN (--force): {why}"),
+    }
 }
 
 fn print_text(

@@ -23,15 +23,11 @@ pub struct Opened {
     pub pid: Option<i32>,
 }
 
-/// Ctrl-C while a process is paused must not leave it stopped.
+/// No signal that ends mapscope (Ctrl-C, `timeout`'s SIGTERM, a closed
+/// terminal's SIGHUP, SIGQUIT, …) may leave a paused process stopped.
 pub fn resume_on_interrupt() {
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let _ = ctrlc::set_handler(|| {
-            mapscope::memory::resume_all_paused();
-            std::process::exit(130);
-        });
-    });
+    ONCE.call_once(mapscope::memory::resume_paused_on_fatal_signals);
 }
 
 /// Splits a memory command's positionals into the core file (absent with
@@ -64,6 +60,8 @@ pub fn open(t: &Target, core: Option<&Path>, common: &Common) -> anyhow::Result<
         let exe: PathBuf = if t.exe == Path::new("-") {
             live.exe_path()?
         } else {
+            live.check_executable(&t.exe)
+                .with_context(|| format!("process {pid}"))?;
             t.exe.clone()
         };
         let bin = super::open_binary(&exe, common)?;
@@ -167,4 +165,62 @@ pub fn resolve_map(opened: &Opened, expr: &str) -> anyhow::Result<mapscope::maps
         variable: None,
         header: m.address,
     })
+}
+
+/// Whether `expr` names its map's type itself (`0xADDR:TYPE`).
+fn names_its_type(expr: &str) -> bool {
+    expr.split_once(':').is_some_and(|(a, _)| {
+        a.strip_prefix("0x")
+            .or_else(|| a.strip_prefix("0X"))
+            .is_some_and(|h| u64::from_str_radix(h, 16).is_ok())
+    })
+}
+
+/// A type the user named (`0xADDR:TYPE`) is proved against the map's memory
+/// before it is believed: a contradicted type is an error (exit 2) naming
+/// the binary's map types that fit, unless `--force`. `None` when the type
+/// came from DWARF or the census.
+pub fn prove_named(
+    opened: &Opened,
+    target: &Target,
+    expr: &str,
+    named: &mapscope::maps::resolve::NamedMap,
+) -> anyhow::Result<Option<mapscope::census::prove::TypeProof>> {
+    if !names_its_type(expr) || named.header == 0 {
+        return Ok(None);
+    }
+    let proof =
+        mapscope::census::prove::prove_type(&opened.bin, opened.mem.clone(), named.header, &named.map_type, false);
+    if proof.is_wrong() {
+        let why = match &proof.verdict {
+            mapscope::census::prove::Verdict::Wrong { why } => why.as_str(),
+            _ => "",
+        };
+        let fits = if proof.candidates.is_empty() {
+            "no map type of the binary fits its memory".to_string()
+        } else {
+            let more = proof.candidates_total.saturating_sub(proof.candidates.len());
+            format!(
+                "map types of the binary that fit its memory and whose hashes agree: {}{}",
+                proof.candidates.join(", "),
+                if more > 0 {
+                    format!(" (and {more} more)")
+                } else {
+                    String::new()
+                }
+            )
+        };
+        if !target.force {
+            return Err(anyhow!(
+                "the map at {:#x} is not a {}: {why}; {fits} (--force decodes it anyway)",
+                named.header,
+                named.map_type.name
+            ));
+        }
+        eprintln!(
+            "mapscope: warning: decoding the map at {:#x} as {} although {why} (--force); {fits}",
+            named.header, named.map_type.name
+        );
+    }
+    Ok(Some(proof))
 }

@@ -67,6 +67,7 @@ pub fn run(a: &WatchArgs) -> anyhow::Result<()> {
         exe: a.exe.clone(),
         pid: Some(a.pid),
         pause: false,
+        force: false,
     };
     let opened = super::target::open(&target, None, &a.common)?;
     let pid = opened.pid.ok_or_else(|| anyhow!("no process id"))?;

@@ -47,6 +47,8 @@ pub enum BinaryError {
     NoDwarf,
     #[error("this is a core dump, not an executable: give the Go executable first and the core after it (`-` as the executable takes the one named in the core)")]
     CoreNotExecutable,
+    #[error("the version override {given} contradicts the binary: {evidence}")]
+    VersionContradicted { given: String, evidence: String },
 }
 
 pub type Result<T, E = BinaryError> = std::result::Result<T, E>;

@@ -75,6 +75,10 @@ pub struct OpenOptions {
     /// Overrides the version from build info, e.g. `go1.24.11 X:noswissmap`
     /// or `1.27.3-X:mapsplitgroup` (`--go-version`).
     pub go_version: Option<String>,
+    /// Keep `go_version` even where the binary's own evidence (its build
+    /// info or `runtime.buildVersion`, its runtime's map functions)
+    /// contradicts it; without this such an override is refused.
+    pub allow_contradiction: bool,
 }
 
 /// A source position.
@@ -149,12 +153,58 @@ impl GoBinary {
             source,
         };
         let file = std::fs::File::open(path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            // mmap would say "No such device".
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                if meta.is_dir() {
+                    "a directory, not an executable"
+                } else {
+                    "not a regular file (a device or pipe), not an executable"
+                },
+            )));
+        }
         // SAFETY: the map is read-only; a file truncated under us can SIGBUS,
         // which is the accepted trade-off of every mmap-based reader.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
         let mut b = Self::from_backing(Backing::Mapped(map), opts)?;
         b.path = Some(path.to_path_buf());
         Ok(b)
+    }
+
+    /// An override the binary's own evidence contradicts: another Go minor
+    /// version than its build info or `runtime.buildVersion` says, or another
+    /// map implementation than its runtime's functions are.
+    fn check_override(&self, img_version: Option<(GoVersion, &'static str)>) -> Result<()> {
+        let Some(given) = self.version.as_ref().filter(|_| self.overridden) else {
+            return Ok(());
+        };
+        if let Some((own, source)) = img_version {
+            if own.minor != given.minor || own.major != given.major {
+                return Err(BinaryError::VersionContradicted {
+                    given: given.raw.clone(),
+                    evidence: format!("its {source} says {}", own.raw),
+                });
+            }
+        }
+        let det = self.map_variant_inner(true);
+        if let (Some(o), Some(s)) = (det.from_override, det.from_structure) {
+            // 1.27's split groups are told apart from interleaved ones by a
+            // descriptor stride; the runtime's functions only say Swiss.
+            let swiss = |v: MapVariant| !matches!(v, MapVariant::Classic);
+            if swiss(o) != swiss(s) {
+                return Err(BinaryError::VersionContradicted {
+                    given: given.raw.clone(),
+                    evidence: format!(
+                        "{} maps, but its runtime's map functions are those of {} maps",
+                        o.as_str(),
+                        s.as_str()
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Parses an executable held in memory (tests, fuzzing).
@@ -175,14 +225,19 @@ impl GoBinary {
                 .ok()
                 .and_then(|b| GoVersion::parse(&b.go_version).ok())
         };
+        let own = || match from_build_info() {
+            Some(v) => Some((v, "build info")),
+            None => runtime_version::find(&img).map(|v| (v, "runtime.buildVersion")),
+        };
+        let mut own_version = None;
         let (version, overridden, version_source) = match &opts.go_version {
-            Some(v) => (Some(GoVersion::parse(v)?), true, Some("--go-version")),
-            None => match from_build_info() {
-                Some(v) => (Some(v), false, Some("build info")),
-                None => match runtime_version::find(&img) {
-                    Some(v) => (Some(v), false, Some("runtime.buildVersion")),
-                    None => (None, false, None),
-                },
+            Some(v) => {
+                own_version = own();
+                (Some(GoVersion::parse(v)?), true, Some("--go-version"))
+            }
+            None => match own() {
+                Some((v, source)) => (Some(v), false, Some(source)),
+                None => (None, false, None),
             },
         };
         let pclntab = pclntab::locate(&img).and_then(|(addr, start, end)| {
@@ -203,7 +258,7 @@ impl GoBinary {
                 p.text_start = m.text;
             }
         }
-        Ok(GoBinary {
+        let b = GoBinary {
             img,
             path: None,
             build_info,
@@ -217,7 +272,11 @@ impl GoBinary {
             dwarf: OnceLock::new(),
             variant: OnceLock::new(),
             symbols: OnceLock::new(),
-        })
+        };
+        if !opts.allow_contradiction {
+            b.check_override(own_version)?;
+        }
+        Ok(b)
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -482,7 +541,9 @@ impl GoBinary {
         }
     }
 
-    /// Every map type, from the runtime descriptors, sorted by name.
+    /// Every map type, from the runtime descriptors, sorted by name (then
+    /// address: distinct types can share a name, `v1.List` of two packages
+    /// named v1, and each is kept).
     pub fn map_types(&self) -> Result<Vec<GoType>> {
         let rt = self.rtypes()?;
         let idx = self.type_index()?;
@@ -492,8 +553,7 @@ impl GoBinary {
             .filter(|&&a| rt.kind(a).ok() == Some(Kind::Map))
             .filter_map(|&a| rt.read(a).ok())
             .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        out.dedup_by(|a, b| a.name == b.name);
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.runtime_addr.cmp(&b.runtime_addr)));
         Ok(out)
     }
 

@@ -16,7 +16,10 @@ pub struct ModuledataLayout {
     pub types: u64,
     pub etypes: u64,
     /// 1.27+: the type descriptors are walked linearly instead of via typelinks.
+    /// `typedesclen` ends the typelinks part (unnamed types); `itaboffset` ends
+    /// every type descriptor (named ones too; the itabs follow).
     pub typedesclen: Option<u64>,
+    pub itaboffset: Option<u64>,
     pub typelinks: Option<u64>,
     /// `rodata`: base of the stack-object GC masks (`stackObjectRecord.gcdataoff`).
     pub rodata: u64,
@@ -54,6 +57,7 @@ pub const LAYOUTS: &[ModuledataLayout] = &[
         types: 35,
         etypes: 36,
         typedesclen: None,
+        itaboffset: None,
         typelinks: Some(42),
         rodata: 37,
         gofunc: 38,
@@ -67,6 +71,7 @@ pub const LAYOUTS: &[ModuledataLayout] = &[
         types: 37,
         etypes: 38,
         typedesclen: None,
+        itaboffset: None,
         typelinks: Some(44),
         rodata: 39,
         gofunc: 40,
@@ -80,6 +85,7 @@ pub const LAYOUTS: &[ModuledataLayout] = &[
         types: 37,
         etypes: 38,
         typedesclen: None,
+        itaboffset: None,
         typelinks: Some(44),
         rodata: 39,
         gofunc: 40,
@@ -93,6 +99,7 @@ pub const LAYOUTS: &[ModuledataLayout] = &[
         types: 37,
         etypes: 38,
         typedesclen: None,
+        itaboffset: None,
         typelinks: Some(45),
         rodata: 39,
         gofunc: 40,
@@ -106,6 +113,7 @@ pub const LAYOUTS: &[ModuledataLayout] = &[
         types: 37,
         etypes: 39,
         typedesclen: Some(38),
+        itaboffset: Some(40),
         typelinks: None,
         rodata: 42,
         gofunc: 43,
@@ -128,6 +136,9 @@ pub struct Moduledata {
     pub types: u64,
     pub etypes: u64,
     pub typedesclen: Option<u64>,
+    /// 1.27+: offset from `types` where the itabs begin, the end of all type
+    /// descriptors.
+    pub itaboffset: Option<u64>,
     /// (address, length) of the `[]int32` of type offsets (up to 1.26).
     pub typelinks: Option<(u64, u64)>,
     /// Section bounds as the runtime sees them: `[noptrdata, enoptrdata)`, `[data, edata)`,
@@ -165,6 +176,10 @@ fn read_with(img: &Image, addr: u64, l: &ModuledataLayout) -> Result<Moduledata>
             Some(i) => Some(w(i)?),
             None => None,
         },
+        itaboffset: match l.itaboffset {
+            Some(i) => Some(w(i)?),
+            None => None,
+        },
         typelinks,
         noptrdata: (w(NOPTRDATA)?, w(ENOPTRDATA)?),
         data: (w(DATA)?, w(EDATA)?),
@@ -190,9 +205,9 @@ fn plausible(img: &Image, m: &Moduledata, l: &ModuledataLayout) -> bool {
         }
         _ => true,
     };
-    let desc_ok = m
-        .typedesclen
-        .map_or(true, |n| m.types.checked_add(n).is_some_and(|e| e <= m.etypes));
+    let within = |n: Option<u64>| n.map_or(true, |n| m.types.checked_add(n).is_some_and(|e| e <= m.etypes));
+    let desc_ok =
+        within(m.typedesclen) && within(m.itaboffset) && m.typedesclen.zip(m.itaboffset).map_or(true, |(d, i)| d <= i);
     m.text < m.etext
         && m.minpc >= m.text
         && m.minpc <= m.maxpc

@@ -364,45 +364,64 @@ impl Rtypes<'_> {
     }
 
     /// Every type descriptor the module holds, sorted by address: the 1.27
-    /// linear walk, or typelinks plus everything they reach.
+    /// linear walk over all descriptors, or typelinks; plus everything they reach.
     pub fn enumerate(&self) -> Result<Vec<u64>> {
         let max = self.max_types();
+        let mut seen = HashSet::new();
+        let mut queue = VecDeque::new();
         if let Some(len) = self.md.typedesclen {
-            let end = self.md.types.saturating_add(len);
+            // The linker puts the typelinks types (unnamed, sorted by string)
+            // first, up to `typedesclen`, then every other type descriptor
+            // (named types among them) up to `itaboffset`, all pointer-aligned
+            // and contiguous (cmd/link dodataSect). The runtime walks only the
+            // first part; mapscope walks both.
+            let links_end = self.md.types.saturating_add(len);
+            let end = self
+                .md
+                .itaboffset
+                .map_or(links_end, |o| self.md.types.saturating_add(o).max(links_end));
             let mut td = self.md.types.saturating_add(8);
-            let mut out = Vec::new();
-            while td < end && (out.len() as u64) < max {
+            while td < end && (seen.len() as u64) < max {
                 td = td.saturating_add(7) & !7;
                 if td >= end {
                     break;
                 }
-                out.push(td);
-                let sz = self.descriptor_size(td)?;
-                if sz == 0 {
-                    return Err(malformed("type descriptor", td, "zero descriptor size"));
+                let sz = match self.descriptor_size(td) {
+                    Ok(0) => Err(malformed("type descriptor", td, "zero descriptor size")),
+                    r => r,
+                };
+                let sz = match sz {
+                    Ok(sz) => sz,
+                    Err(e) if td < links_end => return Err(e),
+                    // Past the typelinks the walk is mapscope's own: what it
+                    // reached stands, the closure below adds what it missed.
+                    Err(_) => break,
+                };
+                if seen.insert(td) {
+                    queue.push_back(td);
                 }
                 td = td.saturating_add(sz);
             }
-            return Ok(out);
-        }
-        let (ptr, len) = self.md.typelinks.unwrap_or((0, 0));
-        if len > max {
-            return Err(malformed(
-                "typelinks",
-                ptr,
-                format!("{len} entries do not fit in the types region"),
-            ));
-        }
-        let b = self.img.read(ptr, len.saturating_mul(4), "typelinks")?;
-        let mut seen = HashSet::new();
-        let mut queue = VecDeque::new();
-        for c in b.chunks_exact(4) {
-            let off = self.img.order.u32(c, 0).unwrap_or(0) as i32;
-            let a = self.md.types.wrapping_add(off as i64 as u64);
-            if self.in_types(a) && seen.insert(a) {
-                queue.push_back(a);
+        } else {
+            let (ptr, len) = self.md.typelinks.unwrap_or((0, 0));
+            if len > max {
+                return Err(malformed(
+                    "typelinks",
+                    ptr,
+                    format!("{len} entries do not fit in the types region"),
+                ));
+            }
+            let b = self.img.read(ptr, len.saturating_mul(4), "typelinks")?;
+            for c in b.chunks_exact(4) {
+                let off = self.img.order.u32(c, 0).unwrap_or(0) as i32;
+                let a = self.md.types.wrapping_add(off as i64 as u64);
+                if self.in_types(a) && seen.insert(a) {
+                    queue.push_back(a);
+                }
             }
         }
+        // Types reachable from those (named types behind fields, elems,
+        // params, PtrToThis) are descriptors too.
         let mut refs = Vec::new();
         while let Some(a) = queue.pop_front() {
             refs.clear();

@@ -6,10 +6,12 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::binary::{GoBinary, GoType, TypeId};
+pub use crate::hash::stored::HashVerdict;
 use crate::hash::{KeyHasher, KeyType};
-use crate::maps::{shape_of, MapShape};
+use crate::maps::{shape_of, Entry, MapShape};
 use crate::memory::Memory;
 use crate::path::params::TargetHash;
+use crate::path::MemResolver;
 
 pub struct Candidate {
     pub ty: GoType,
@@ -42,37 +44,12 @@ impl Candidates {
         let mut all = Vec::new();
         let mut key_groups: HashMap<String, usize> = HashMap::new();
         for ty in bin.map_types().unwrap_or_default() {
-            let Ok(shape) = shape_of(bin, &ty) else { continue };
-            let container_type = ty
-                .map_descriptor()
-                .and_then(|d| d.bucket_or_group.as_ref())
-                .and_then(|r| match r.id {
-                    TypeId::Runtime(a) => Some(a),
-                    TypeId::Dwarf(_) => bin.type_by_id(r.id).ok().and_then(|t| t.runtime_addr),
-                });
-            let (container_mask, container_has_pointers) =
-                container_type.and_then(|a| read_mask(mem, a)).unwrap_or((None, true));
-            let key = ty.map_key().and_then(|k| bin.type_by_id(k.id).ok());
-            let elem = ty.elem().and_then(|e| bin.type_by_id(e.id).ok());
-            let elem_pointee = match elem.as_ref().map(|e| &e.detail) {
-                Some(crate::binary::TypeDetail::Pointer { elem: Some(p) }) => bin.type_by_id(p.id).ok(),
-                _ => None,
-            };
-            let key_name = key.as_ref().map_or_else(String::new, |k| k.name.clone());
+            let key_name = ty.map_key().map_or_else(String::new, |k| k.name.clone());
             let next = key_groups.len();
             let key_group = *key_groups.entry(key_name).or_insert(next);
-            all.push(Candidate {
-                elem,
-                elem_pointee,
-                key_group,
-                ty,
-                shape,
-                container_type,
-                container_mask,
-                container_has_pointers,
-                key,
-                hasher: OnceLock::new(),
-            });
+            if let Some(c) = Candidate::for_type(bin, mem, ty, key_group) {
+                all.push(c);
+            }
         }
         let mut by_container_size: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut by_container_type = HashMap::new();
@@ -114,6 +91,40 @@ impl Candidates {
 }
 
 impl Candidate {
+    /// `ty` prepared for telling maps apart; `None` when its slot layout
+    /// cannot be read. `key_group`: the index shared by candidates with the
+    /// same key type.
+    pub fn for_type(bin: &GoBinary, mem: &dyn Memory, ty: GoType, key_group: usize) -> Option<Candidate> {
+        let shape = shape_of(bin, &ty).ok()?;
+        let container_type = ty
+            .map_descriptor()
+            .and_then(|d| d.bucket_or_group.as_ref())
+            .and_then(|r| match r.id {
+                TypeId::Runtime(a) => Some(a),
+                TypeId::Dwarf(_) => bin.type_by_id(r.id).ok().and_then(|t| t.runtime_addr),
+            });
+        let (container_mask, container_has_pointers) =
+            container_type.and_then(|a| read_mask(mem, a)).unwrap_or((None, true));
+        let key = ty.map_key().and_then(|k| bin.type_by_id(k.id).ok());
+        let elem = ty.elem().and_then(|e| bin.type_by_id(e.id).ok());
+        let elem_pointee = match elem.as_ref().map(|e| &e.detail) {
+            Some(crate::binary::TypeDetail::Pointer { elem: Some(p) }) => bin.type_by_id(p.id).ok(),
+            _ => None,
+        };
+        Some(Candidate {
+            elem,
+            elem_pointee,
+            key_group,
+            ty,
+            shape,
+            container_type,
+            container_mask,
+            container_has_pointers,
+            key,
+            hasher: OnceLock::new(),
+        })
+    }
+
     /// The map's own hasher for this key type, or `None` where mapscope cannot hash it.
     pub fn hasher(&self, bin: &GoBinary, target: Option<&TargetHash>) -> Option<&KeyHasher> {
         self.hasher
@@ -124,6 +135,28 @@ impl Candidate {
                 KeyHasher::new(&target.params, &kt).ok()
             })
             .as_ref()
+    }
+
+    /// Hashes the sampled stored keys as this candidate's key type with the
+    /// map's `seed` ([`crate::hash::stored::check_stored_tags`]); `Silent`
+    /// where mapscope cannot hash this key type.
+    #[allow(clippy::too_many_arguments)]
+    pub fn hashes_match(
+        &self,
+        bin: &GoBinary,
+        mem: &dyn Memory,
+        target: Option<&TargetHash>,
+        sample: &[Entry],
+        seed: u64,
+        classic: bool,
+        resolver: &MemResolver<'_>,
+    ) -> HashVerdict {
+        match self.hasher(bin, target) {
+            Some(h) => {
+                crate::hash::stored::check_stored_tags(h, mem, self.shape.key_size, sample, seed, classic, resolver)
+            }
+            None => HashVerdict::Silent,
+        }
     }
 }
 

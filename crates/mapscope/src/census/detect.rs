@@ -11,8 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::Ctx;
-use crate::hash::placement::{classic_seed, classic_tophash, swiss_h2};
-use crate::hash::HashOutcome;
+use crate::hash::placement::classic_seed;
 use crate::heap::Object;
 use crate::maps::classic::ClassicHeader;
 use crate::maps::swiss::SwissHeader;
@@ -273,9 +272,18 @@ impl Ctx<'_> {
             let mut by_key: HashMap<usize, Option<u32>> = HashMap::new();
             for &i in idx {
                 let Some(c) = self.cands.get(i) else { continue };
-                let verdict = *by_key
-                    .entry(c.key_group)
-                    .or_insert_with(|| self.hashes_match(c, &sample, seed, classic, &resolver));
+                let verdict = *by_key.entry(c.key_group).or_insert_with(|| {
+                    c.hashes_match(
+                        self.bin,
+                        &*self.mem,
+                        self.target.as_ref(),
+                        &sample,
+                        seed,
+                        classic,
+                        &resolver,
+                    )
+                    .agreed()
+                });
                 if let Some(checked) = verdict {
                     if !d.proved_keys.contains(&c.key_group) {
                         d.proved_keys.push(c.key_group);
@@ -410,36 +418,6 @@ impl Ctx<'_> {
                 }
             }
         }
-    }
-
-    /// `Some(n)` when all `n > 0` hashable sample keys hash, with this
-    /// candidate's hasher and `seed`, to their stored tags.
-    fn hashes_match(
-        &self,
-        c: &super::candidates::Candidate,
-        sample: &[crate::maps::Entry],
-        seed: u64,
-        classic: bool,
-        resolver: &MemResolver<'_>,
-    ) -> Option<u32> {
-        let hasher = c.hasher(self.bin, self.target.as_ref())?;
-        let mut checked = 0u32;
-        for e in sample {
-            let key = self.mem.read_vec(e.key, c.shape.key_size).ok()?;
-            match hasher.hash(&key, seed, resolver) {
-                Ok(HashOutcome::Hash(h)) => {
-                    checked += 1;
-                    // A classic entry of an old bucket mid-growth keeps its tophash too.
-                    let want = if classic { classic_tophash(h) } else { swiss_h2(h) };
-                    if want != e.tag {
-                        return None;
-                    }
-                }
-                Ok(HashOutcome::NanRandom) => {}
-                Err(_) => return None,
-            }
-        }
-        (checked > 0).then_some(checked)
     }
 }
 

@@ -13,6 +13,7 @@ pub mod account;
 mod candidates;
 mod detect;
 pub mod owner;
+pub mod prove;
 pub mod walk;
 
 use std::collections::HashSet;

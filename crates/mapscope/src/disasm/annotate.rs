@@ -141,8 +141,20 @@ impl<'b> Annotator<'b> {
         let mut invalid = 0usize;
         let mut unreached = 0usize;
         let mut cursor = 0usize;
+        // Labels and reachability per instruction; the states themselves
+        // live only while their block is walked.
+        let mut found: Vec<(bool, Option<Label>)> = vec![(false, None); dec.insns.len()];
+        flow.visit(&dec.insns, &ctx, |i, st| {
+            let label = match dec.insns.get(i) {
+                Some(ins) if !is_invalid(ins) => field_of(&ctx, st, ins),
+                _ => None,
+            };
+            if let Some(slot) = found.get_mut(i) {
+                *slot = (true, label);
+            }
+        });
         for (i, ins) in dec.insns.iter().enumerate() {
-            let st = flow.before.get(i).and_then(Option::as_ref);
+            let (reached, label) = found.get_mut(i).map_or((false, None), |(r, l)| (*r, l.take()));
             let bad = is_invalid(ins);
             invalid += usize::from(bad);
             let off = usize::try_from(ins.ip().saturating_sub(f.entry)).unwrap_or(usize::MAX);
@@ -155,16 +167,12 @@ impl<'b> Annotator<'b> {
                 fmt.format(ins, &mut text);
             }
             let mut field = None;
-            match st {
-                Some(st) if !bad => {
-                    if let Some((b, o, l)) = field_of(&ctx, st, ins) {
-                        record(&mut offsets, &ctx, b, o, &l);
-                        labels.insert(l.clone());
-                        field = Some(l);
-                    }
-                }
-                None if !is_padding(ins) => unreached += 1,
-                _ => {}
+            if let Some((b, o, l)) = label {
+                record(&mut offsets, &ctx, b, o, &l);
+                labels.insert(l.clone());
+                field = Some(l);
+            } else if !reached && !is_padding(ins) {
+                unreached += 1;
             }
             let line = bin.line_for_pc(ins.ip());
             out.push(AnnotatedInstruction {
@@ -378,6 +386,9 @@ fn formatter() -> IntelFormatter {
 fn is_padding(ins: &Instruction) -> bool {
     ins.mnemonic() == iced_x86::Mnemonic::Int3 || ins.mnemonic() == iced_x86::Mnemonic::Nop
 }
+
+/// A labelled memory operand: the base it is relative to, the offset, the field's name.
+type Label = (Base, Off, String);
 
 /// The labelled memory operand of `ins`, if any.
 fn field_of(ctx: &Ctx<'_>, st: &State, ins: &Instruction) -> Option<(Base, Off, String)> {

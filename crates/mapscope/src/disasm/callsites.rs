@@ -119,16 +119,13 @@ pub fn call_sites_where(bin: &GoBinary, keep: impl Fn(&Func) -> bool) -> Result<
             continue;
         }
         let flow = analyse(&dec.insns, State::entry(&[]), &ctx);
-        for k in calls {
+        let states = flow.states_at(&dec.insns, &ctx, &calls);
+        for (k, st) in calls.into_iter().zip(states) {
             let Some(ins) = dec.insns.get(k) else { continue };
             let Some(&(callee, op, typed)) = entries.get(&ins.near_branch_target()) else {
                 continue;
             };
-            let rax = flow
-                .before
-                .get(k)
-                .and_then(Option::as_ref)
-                .map_or(Val::Unknown, |s| s.get(Register::RAX));
+            let rax = st.as_ref().map_or(Val::Unknown, |s| s.get(Register::RAX));
             let addr = match rax {
                 Val::Const(a) if typed => Some(a),
                 _ => None,

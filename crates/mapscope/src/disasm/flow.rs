@@ -66,57 +66,245 @@ fn successors(insns: &[Instruction], i: usize, out: &mut Vec<usize>) {
     }
 }
 
-/// What the tracking knew before each instruction (`None`: not reached
-/// from the entry along edges we follow), and whether the budget ran out.
+/// What the tracking knew at the head of each join block (the entry and
+/// every block with more than one predecessor; `None`: not reached from the
+/// entry along edges we follow), and whether the budget ran out. A block
+/// with one predecessor gets its state from it, so the blocks hanging from
+/// a join block form a tree that is walked from the join block's state and
+/// never stored ([`Flow::visit`]). Keeping a state per instruction cost 7 GB
+/// on aws-sdk-go's `endpoints.init` (150k instructions, a large frame);
+/// keeping one per block still 700 MB.
 pub struct Flow {
-    pub before: Vec<Option<State>>,
+    /// Index of each block's first instruction, ascending (block 0 starts at 0).
+    starts: Vec<usize>,
+    /// Successor blocks of each block.
+    succs: Vec<Vec<usize>>,
+    /// Blocks whose head state is stored: the entry and the joins.
+    root: Vec<bool>,
+    heads: Vec<Option<State>>,
     pub budget_exhausted: bool,
 }
 
+/// Block heads: the entry, every branch target, and every instruction after
+/// one that does not simply fall through.
+fn block_starts(insns: &[Instruction]) -> Vec<usize> {
+    let mut lead = vec![false; insns.len()];
+    if let Some(l) = lead.first_mut() {
+        *l = true;
+    }
+    for (i, ins) in insns.iter().enumerate() {
+        let falls_through = !is_invalid(ins)
+            && matches!(
+                ins.flow_control(),
+                FlowControl::Next | FlowControl::Call | FlowControl::IndirectCall | FlowControl::XbeginXabortXend
+            );
+        if !falls_through {
+            if let Some(l) = lead.get_mut(i + 1) {
+                *l = true;
+            }
+        }
+        if !is_invalid(ins)
+            && matches!(
+                ins.flow_control(),
+                FlowControl::ConditionalBranch | FlowControl::UnconditionalBranch
+            )
+        {
+            if let Some(t) = index_of(insns, ins.near_branch_target()) {
+                if let Some(l) = lead.get_mut(t) {
+                    *l = true;
+                }
+            }
+        }
+    }
+    lead.iter().enumerate().filter(|(_, &l)| l).map(|(i, _)| i).collect()
+}
+
+impl Flow {
+    fn block_of(&self, i: usize) -> Option<usize> {
+        match self.starts.binary_search(&i) {
+            Ok(b) => Some(b),
+            Err(0) => None,
+            Err(b) => Some(b - 1),
+        }
+    }
+
+    fn block_range(&self, b: usize, n: usize) -> std::ops::Range<usize> {
+        let start = self.starts.get(b).copied().unwrap_or(n);
+        let end = self.starts.get(b + 1).copied().unwrap_or(n);
+        start..end
+    }
+
+    /// Walks the tree of single-predecessor blocks hanging from root block
+    /// `r` with the root's head state: `f(i, state before i)` for each
+    /// instruction, `join(block, state at its head)` for each edge into a
+    /// root. Returns the instructions stepped (bounded by `budget`).
+    fn walk_tree(
+        &self,
+        r: usize,
+        insns: &[Instruction],
+        ctx: &Ctx<'_>,
+        budget: usize,
+        f: &mut dyn FnMut(usize, &State),
+        join: &mut dyn FnMut(usize, &State),
+    ) -> Option<usize> {
+        let head = self.heads.get(r)?.as_ref()?;
+        let mut info = InstructionInfoFactory::new();
+        let mut stack = vec![(r, head.clone())];
+        let mut used = 0usize;
+        while let Some((b, mut st)) = stack.pop() {
+            let range = self.block_range(b, insns.len());
+            used = used.saturating_add(range.len());
+            if used > budget {
+                return None;
+            }
+            for i in range {
+                f(i, &st);
+                if let Some(ins) = insns.get(i) {
+                    step(ctx, &mut st, ins, &mut info);
+                }
+            }
+            let succs = self.succs.get(b).map_or(&[][..], Vec::as_slice);
+            // Tree children go on the stack, the last one without a copy;
+            // a side exit (usually a short panic path) is walked first so
+            // the stack stays shallow along the fall-through chain.
+            let mut tree: Vec<usize> = Vec::new();
+            for &s in succs {
+                if self.root.get(s).copied().unwrap_or(true) {
+                    join(s, &st);
+                } else {
+                    tree.push(s);
+                }
+            }
+            if let Some((&last, rest)) = tree.split_first() {
+                for &s in rest.iter().rev() {
+                    stack.push((s, st.clone()));
+                }
+                // The first successor is the fall-through: pushed first,
+                // popped last.
+                stack.insert(stack.len() - rest.len(), (last, st));
+            }
+        }
+        Some(used)
+    }
+
+    /// Calls `f(i, state before instruction i)` for every instruction
+    /// reached from the entry (in no particular order).
+    pub fn visit(&self, insns: &[Instruction], ctx: &Ctx<'_>, mut f: impl FnMut(usize, &State)) {
+        for r in 0..self.starts.len() {
+            if self.root.get(r).copied().unwrap_or(false) {
+                let _ = self.walk_tree(r, insns, ctx, usize::MAX, &mut f, &mut |_, _| {});
+            }
+        }
+    }
+
+    /// The states before the instructions `wanted` (`None`: not reached).
+    pub fn states_at(&self, insns: &[Instruction], ctx: &Ctx<'_>, wanted: &[usize]) -> Vec<Option<State>> {
+        let mut out: Vec<Option<State>> = vec![None; wanted.len()];
+        let mut sorted: Vec<(usize, usize)> = wanted.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+        sorted.sort_unstable();
+        self.visit(insns, ctx, |i, st| {
+            let from = sorted.partition_point(|&(w, _)| w < i);
+            for &(w, k) in sorted.get(from..).unwrap_or(&[]) {
+                if w != i {
+                    break;
+                }
+                if let Some(o) = out.get_mut(k) {
+                    *o = Some(st.clone());
+                }
+            }
+        });
+        out
+    }
+}
+
 pub fn analyse(insns: &[Instruction], entry: State, ctx: &Ctx<'_>) -> Flow {
-    let mut before: Vec<Option<State>> = vec![None; insns.len()];
-    let mut info = InstructionInfoFactory::new();
-    let mut work = VecDeque::new();
-    if let Some(b) = before.first_mut() {
-        *b = Some(entry);
-        work.push_back(0usize);
-    }
-    let mut queued = vec![false; insns.len()];
-    if let Some(q) = queued.first_mut() {
-        *q = true;
-    }
-    let mut budget = insns.len().saturating_mul(VISITS_PER_INSN).saturating_add(64);
+    let starts = block_starts(insns);
+    let n = starts.len();
+    let mut flow = Flow {
+        heads: vec![None; n],
+        succs: vec![Vec::new(); n],
+        root: vec![false; n],
+        starts,
+        budget_exhausted: false,
+    };
+    let mut preds = vec![0u32; n];
     let mut succ = Vec::with_capacity(2);
-    while let Some(i) = work.pop_front() {
-        if budget == 0 {
-            return Flow {
-                before,
-                budget_exhausted: true,
-            };
-        }
-        budget -= 1;
-        if let Some(q) = queued.get_mut(i) {
-            *q = false;
-        }
-        let (Some(Some(st)), Some(ins)) = (before.get(i), insns.get(i)) else {
+    for b in 0..n {
+        let range = flow.block_range(b, insns.len());
+        let Some(last) = range.end.checked_sub(1).filter(|&l| l >= range.start) else {
             continue;
         };
-        let mut out = st.clone();
-        step(ctx, &mut out, ins, &mut info);
-        successors(insns, i, &mut succ);
+        successors(insns, last, &mut succ);
+        let mut sb: Vec<usize> = Vec::with_capacity(succ.len());
         for &s in &succ {
             // The morestack path jumps back to the entry with the arguments
             // reloaded: the entry state stays what the ABI says.
             if s == 0 {
                 continue;
             }
-            let Some(slot) = before.get_mut(s) else { continue };
-            let merged = match slot {
-                None => out.clone(),
-                Some(old) => old.meet(&out),
+            if let Some(t) = flow.block_of(s) {
+                if !sb.contains(&t) {
+                    sb.push(t);
+                    if let Some(p) = preds.get_mut(t) {
+                        *p += 1;
+                    }
+                }
+            }
+        }
+        if let Some(slot) = flow.succs.get_mut(b) {
+            *slot = sb;
+        }
+    }
+    for (b, r) in flow.root.iter_mut().enumerate() {
+        *r = b == 0 || preds.get(b).copied().unwrap_or(0) != 1;
+    }
+    let mut work = VecDeque::new();
+    let mut queued = vec![false; n];
+    if let (Some(h), Some(q)) = (flow.heads.first_mut(), queued.first_mut()) {
+        *h = Some(entry);
+        *q = true;
+        work.push_back(0usize);
+    }
+    let mut budget = insns.len().saturating_mul(VISITS_PER_INSN).saturating_add(64);
+    while let Some(r) = work.pop_front() {
+        if let Some(q) = queued.get_mut(r) {
+            *q = false;
+        }
+        let mut updates: Vec<(usize, State)> = Vec::new();
+        let used = flow.walk_tree(r, insns, ctx, budget, &mut |_, _| {}, &mut |s, st| match updates
+            .iter_mut()
+            .find(|(b, _)| *b == s)
+        {
+            Some((_, old)) => *old = old.meet(st),
+            None => updates.push((s, st.clone())),
+        });
+        let Some(used) = used else {
+            flow.budget_exhausted = true;
+            return flow;
+        };
+        budget = budget.saturating_sub(used);
+        for (s, mut st) in updates {
+            // A stored head keeps the stack slots that hold pointers the
+            // labels need, not the constants: Go's write-barrier branches
+            // make a join after every pointer store, and a large frame's
+            // constants at each join were most of the memory (4.4M slots,
+            // 400 MB, in endpoints.init). Constants are still followed
+            // inside each tree.
+            st.slots.retain(|_, v| !matches!(v, crate::disasm::regs::Val::Const(_)));
+            let Some(slot) = flow.heads.get_mut(s) else { continue };
+            let changed = match slot {
+                None => {
+                    *slot = Some(st);
+                    true
+                }
+                Some(old) => {
+                    let merged = old.meet(&st);
+                    let changed = merged != *old;
+                    *old = merged;
+                    changed
+                }
             };
-            if slot.as_ref() != Some(&merged) {
-                *slot = Some(merged);
+            if changed {
                 if let Some(q) = queued.get_mut(s) {
                     if !*q {
                         *q = true;
@@ -126,8 +314,5 @@ pub fn analyse(insns: &[Instruction], entry: State, ctx: &Ctx<'_>) -> Flow {
             }
         }
     }
-    Flow {
-        before,
-        budget_exhausted: false,
-    }
+    flow
 }

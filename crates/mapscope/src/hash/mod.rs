@@ -23,6 +23,7 @@ mod params;
 pub mod placement;
 mod plan;
 mod signature;
+pub mod stored;
 mod wyhash;
 
 pub use hasher::{DynamicValue, HasherKind, KeyHasher, KeyResolver, NoIndirection};

@@ -50,6 +50,17 @@ impl MapHandle {
         }
     }
 
+    /// A writer is in the middle of an operation on the map: classic
+    /// `hmap.flags & hashWriting` (4), Swiss `Map.writing != 0`. A snapshot
+    /// taken then may hold a half-made entry.
+    pub fn writing(&self) -> bool {
+        const HASH_WRITING: u8 = 4;
+        match self {
+            MapHandle::Classic(m) => m.header.flags & HASH_WRITING != 0,
+            MapHandle::Swiss(m) => m.header.writing != 0,
+        }
+    }
+
     pub fn shape(&self) -> &MapShape {
         match self {
             MapHandle::Classic(m) => &m.shape,

@@ -34,6 +34,27 @@ pub struct Snapshot {
     pub torn: Option<TornRead>,
 }
 
+impl Snapshot {
+    /// The header's count held against what the walk found: a header that
+    /// claims more or fewer entries than its buckets/groups hold (a corrupt
+    /// count, a redirected bucket pointer) is an error, not a result.
+    pub fn count_error(&self) -> Option<String> {
+        let (found, header) = (self.stats.entries, self.map.header_len());
+        if self.torn.is_some() || found == header {
+            return None;
+        }
+        let what = crate::path::container_name(&self.map);
+        Some(format!(
+            "the header counts {header} entries but its {what}s hold {found}{}",
+            if self.walk_error.is_some() {
+                " before the walk stopped"
+            } else {
+                ""
+            }
+        ))
+    }
+}
+
 impl MapHandle {
     /// True when both handles read the same header (and, for Swiss maps, the
     /// same tables).

@@ -176,8 +176,15 @@ fn read_tables(mem: &dyn Memory, h: &SwissHeader, table: &'static StructSpec) ->
         value,
         why,
     };
-    if h.dir_len > MAX_DIR_LEN || !h.dir_len.is_power_of_two() {
-        return Err(implausible("dirLen", h.dir_len, "not a power of two of sane size"));
+    if !h.dir_len.is_power_of_two() {
+        return Err(implausible("dirLen", h.dir_len, "not a power of two"));
+    }
+    if h.dir_len > MAX_DIR_LEN {
+        return Err(implausible(
+            "dirLen",
+            h.dir_len,
+            "larger than the 2^26 directory slots mapscope reads",
+        ));
     }
     if h.dir_len != 1u64.checked_shl(h.global_depth.into()).unwrap_or(0) {
         return Err(implausible("dirLen", h.dir_len, "differs from 2^globalDepth"));
@@ -241,15 +248,20 @@ fn read_tables(mem: &dyn Memory, h: &SwissHeader, table: &'static StructSpec) ->
             dir_slots: 1,
         };
         let cap = u64::from(t.capacity);
-        if !cap.is_power_of_two()
-            || !(8..=MAX_TABLE_CAPACITY).contains(&cap)
-            || t.length_mask.saturating_add(1) != cap / 8
-        {
+        if !cap.is_power_of_two() || !(8..=MAX_TABLE_CAPACITY).contains(&cap) {
             return Err(MapError::Implausible {
                 map: tp,
                 what: "table capacity",
                 value: cap,
-                why: "not a power of two in 8..=1024 matching lengthMask",
+                why: "not a power of two in 8..=1024",
+            });
+        }
+        if t.length_mask.saturating_add(1) != cap / 8 {
+            return Err(MapError::Implausible {
+                map: tp,
+                what: "table lengthMask",
+                value: t.length_mask,
+                why: "not capacity/8 - 1 (groups - 1) for the table's capacity",
             });
         }
         tables.push(t);

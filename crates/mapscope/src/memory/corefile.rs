@@ -124,7 +124,18 @@ impl CoreFile {
             source,
         };
         let file = File::open(path).map_err(|e| io("cannot open core", e))?;
-        let len = file.metadata().map_err(|e| io("cannot stat core", e))?.len();
+        let meta = file.metadata().map_err(|e| io("cannot stat core", e))?;
+        if !meta.is_file() {
+            return Err(MemoryError::malformed(
+                "core",
+                if meta.is_dir() {
+                    "a directory, not a core file"
+                } else {
+                    "not a regular file (a device or pipe), not a core file"
+                },
+            ));
+        }
+        let len = meta.len();
         if len == 0 {
             return Err(MemoryError::malformed("core", "the file is empty"));
         }

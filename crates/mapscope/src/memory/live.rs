@@ -64,6 +64,48 @@ impl LiveProcess {
         })
     }
 
+    /// Checks that `exe` is the program this process runs, before anything is
+    /// read or paused: the loaded build-ID notes (Go and GNU; they survive
+    /// `strip`) of `exe` and of `/proc/PID/exe` must be equal; without notes,
+    /// the entry points and file sizes.
+    pub fn check_executable(&self, exe: &std::path::Path) -> Result<(), MemoryError> {
+        let own_path = PathBuf::from(format!("/proc/{}/exe", self.pid));
+        let own = super::ImageMemory::open(&own_path)?;
+        let given = super::ImageMemory::open(exe)?;
+        let notes = |img: &super::ImageMemory| -> Vec<Vec<u8>> {
+            img.note_ranges()
+                .iter()
+                .filter_map(|&(_, off, size)| {
+                    let o = usize::try_from(off).ok()?;
+                    let n = usize::try_from(size).ok()?;
+                    img.bytes().get(o..o.checked_add(n)?).map(<[u8]>::to_vec)
+                })
+                .collect()
+        };
+        let (a, b) = (notes(&own), notes(&given));
+        let same = if !a.is_empty() && !b.is_empty() {
+            a == b
+        } else {
+            own.entry() == given.entry() && own.file_len() == given.file_len()
+        };
+        if same {
+            return Ok(());
+        }
+        Err(MemoryError::ExecutableMismatch {
+            reason: format!(
+                "{} is not the executable process {} runs ({}): their {} differ",
+                exe.display(),
+                self.pid,
+                self.exe_path().unwrap_or(own_path).display(),
+                if a.is_empty() || b.is_empty() {
+                    "entry points or sizes"
+                } else {
+                    "build IDs"
+                }
+            ),
+        })
+    }
+
     /// Re-reads `/proc/PID/maps` (the Go heap grows while the program runs).
     pub fn refresh_regions(&self) -> Result<(), MemoryError> {
         let path = PathBuf::from(format!("/proc/{}/maps", self.pid));

@@ -54,7 +54,7 @@ pub use image::{ImageMemory, ImageSegment, SharedBytes};
 pub use live::LiveProcess;
 pub use notes::{Arch, AuxvEntry, CoreNotes, FileMapping, ProcessInfo, Registers, ThreadStatus};
 #[cfg(target_os = "linux")]
-pub use pause::{paused_pids, resume_all_paused, PauseGuard, DEFAULT_PAUSE_TIMEOUT};
+pub use pause::{paused_pids, resume_all_paused, resume_paused_on_fatal_signals, PauseGuard, DEFAULT_PAUSE_TIMEOUT};
 pub use procmaps::parse_proc_maps;
 pub use region::{Backing, Permissions, Region};
 pub use slice::SliceMemory;

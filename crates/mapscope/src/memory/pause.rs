@@ -36,6 +36,56 @@ pub fn resume_all_paused() -> usize {
     n
 }
 
+/// Signals whose default action ends the process and that a handler can
+/// catch: each resumes every paused process first. (SIGKILL cannot be
+/// caught; SIGPIPE is ignored by Rust programs; SIGSEGV/SIGBUS/SIGILL/SIGFPE
+/// come back at once after a handler returns, so they re-raise too.)
+const FATAL_SIGNALS: [libc::c_int; 16] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGILL,
+    libc::SIGABRT,
+    libc::SIGBUS,
+    libc::SIGFPE,
+    libc::SIGSEGV,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+    libc::SIGTERM,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+];
+
+extern "C" fn resume_and_reraise(sig: libc::c_int) {
+    resume_all_paused();
+    // SAFETY: signal, raise are async-signal-safe; restoring the default
+    // action and raising again ends the process as the signal would have.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+    }
+}
+
+/// Installs handlers so that every catchable signal that would end this
+/// process resumes the processes it paused first, then ends it as the
+/// signal would (the exit status still says which signal). For programs
+/// (the CLI) that pause processes; a library never installs it on its own.
+pub fn resume_paused_on_fatal_signals() {
+    for sig in FATAL_SIGNALS {
+        // SAFETY: the handler only uses atomics, kill, signal and raise.
+        unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = resume_and_reraise as extern "C" fn(libc::c_int) as usize;
+            act.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(sig, &act, std::ptr::null_mut());
+        }
+    }
+}
+
 /// The pids currently stopped by a guard of this process.
 pub fn paused_pids() -> Vec<i32> {
     PAUSED

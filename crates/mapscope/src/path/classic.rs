@@ -47,6 +47,7 @@ pub(crate) fn trace(
         return Ok(Traced {
             placement: Placement::Unknown,
             found: None,
+            absent: false,
             probed: 0,
             notes,
         });
@@ -70,6 +71,7 @@ pub(crate) fn trace(
         return Ok(Traced {
             placement,
             found: None,
+            absent: true,
             probed: 0,
             notes,
         });
@@ -117,11 +119,15 @@ pub(crate) fn trace(
     let mut visited = HashSet::new();
     let mut depth: u32 = 0;
     let mut probed = 0u64;
+    // The chain's end (a nil overflow pointer or emptyRest) is where the
+    // runtime's lookup says "absent"; a corrupt chain proves nothing.
+    let mut absent = true;
     'chain: while addr != 0 {
         if !visited.insert(addr) || probed > limit {
             notes.push(format!(
                 "the overflow chain loops or exceeds {limit} buckets at {addr:#x}: corrupt"
             ));
+            absent = false;
             break;
         }
         probed += 1;
@@ -178,6 +184,7 @@ pub(crate) fn trace(
             return Ok(Traced {
                 placement,
                 found: Some(found),
+                absent: false,
                 probed,
                 notes,
             });
@@ -193,6 +200,7 @@ pub(crate) fn trace(
     Ok(Traced {
         placement,
         found: None,
+        absent,
         probed,
         notes,
     })

@@ -94,6 +94,32 @@ pub struct Step {
     pub note: Option<String>,
 }
 
+impl KeyPath {
+    /// Why the key was not found, in one sentence.
+    pub fn absence(&self) -> String {
+        if self.nan_key {
+            return format!(
+                "{} can never be found in {}: the runtime hashes a NaN key with a fresh random number and NaN != NaN, so no lookup finds one, even where the map holds NaN keys",
+                self.key_go, self.map
+            );
+        }
+        let how = match (self.absent_by_hash, self.scanned) {
+            (true, _) => format!(
+                "the runtime's lookup ends after {} {} without it",
+                self.probed,
+                if self.probed == 1 {
+                    "bucket or group"
+                } else {
+                    "buckets or groups"
+                }
+            ),
+            (false, Some(n)) => format!("none of its {n} entries holds it"),
+            (false, None) => "not found".to_string(),
+        };
+        format!("{} is not in {} ({how})", self.key_go, self.map)
+    }
+}
+
 impl Step {
     /// What was read: a scalar field or pointer as the little-endian number
     /// it holds, anything else (tag bytes, keys, strings) as its bytes in
@@ -201,6 +227,11 @@ pub struct KeyPath {
     pub probed: u64,
     /// Entries compared when the key had to be found by scanning.
     pub scanned: Option<u64>,
+    /// The key is absent, proved by the runtime's own lookup (see
+    /// [`PathMap::trace`]) rather than by a scan.
+    pub absent_by_hash: bool,
+    /// The key holds a NaN: no lookup can ever find it.
+    pub nan_key: bool,
     /// 64-byte lines the lookup touched, in order of first touch.
     pub cache_lines: Vec<u64>,
 }
@@ -337,6 +368,11 @@ pub struct PathMap<'b> {
     /// The target's hash and the map's hasher, or why they are unavailable.
     pub hasher: Result<(KeyHasher, TargetHash), String>,
     pub(crate) layout: RuntimeLayout,
+    /// Scan every entry for a key the runtime's lookup does not find (a
+    /// misplaced entry of a damaged map), instead of answering "absent" as
+    /// the runtime would. Off by default: a scan of a 1M-entry map costs
+    /// 7× the lookup.
+    scan_absent: bool,
 }
 
 impl<'b> PathMap<'b> {
@@ -376,7 +412,15 @@ impl<'b> PathMap<'b> {
             key_kt,
             hasher,
             layout,
+            scan_absent: false,
         })
+    }
+
+    /// See [`PathMap`]'s `scan_absent`: with `true`, a key the lookup does
+    /// not find is looked for in every entry.
+    pub fn scan_absent(mut self, yes: bool) -> Self {
+        self.scan_absent = yes;
+        self
     }
 
     /// The seed the map hashes with (classic `hash0` widened, Swiss `seed`).
@@ -389,6 +433,33 @@ impl<'b> PathMap<'b> {
 
     pub fn variant(&self) -> &'static str {
         self.bin.map_variant().variant.map_or("unknown", |v| v.as_str())
+    }
+
+    /// Whether the hash computed here reproduces the stored tag
+    /// (tophash/h2) of a sample of stored keys: then the lookup that hash
+    /// leads to is the runtime's, and where it ends the key is absent.
+    fn hash_holds_on_sample(&self) -> bool {
+        const SAMPLE: usize = 8;
+        let Ok((hasher, _)) = &self.hasher else { return false };
+        let mut sample = Vec::with_capacity(SAMPLE);
+        for e in self.map.entries().take(SAMPLE) {
+            let Ok(e) = e else { return false };
+            sample.push(e);
+        }
+        let classic = matches!(self.map, MapHandle::Classic(_));
+        let resolver = MemResolver::new(self.bin, &*self.mem);
+        let verdict = crate::hash::stored::check_stored_tags(
+            hasher,
+            &*self.mem,
+            self.map.shape().key_size,
+            &sample,
+            self.seed(),
+            classic,
+            &resolver,
+        );
+        // An empty map has nothing to disagree with: every lookup in it ends
+        // at once.
+        matches!(verdict, crate::hash::stored::HashVerdict::Agree(_)) || self.map.header_len() == 0
     }
 
     /// `Hasher(key, seed)` of a key given by its slot bytes (the pointee for
@@ -471,7 +542,17 @@ impl<'b> PathMap<'b> {
         report.placement = result.placement.clone();
         notes.append(&mut result.notes);
         let mut scanned = None;
-        if result.found.is_none() {
+        let absent_by_hash =
+            !self.scan_absent && result.found.is_none() && result.absent && self.hash_holds_on_sample();
+        if absent_by_hash {
+            notes.push(format!(
+                "absent: the runtime's lookup ends after {} {}{} without the key, and the hash computed here gives the stored tags of the map's first keys",
+                result.probed,
+                container_name(&self.map),
+                if result.probed == 1 { "" } else { "s" }
+            ));
+        } else if result.found.is_none() && !matches!(outcome, Ok(HashOutcome::NanRandom)) {
+            // (A NaN key equals nothing, a stored NaN included: no scan finds it.)
             // Not where the hash leads (or no hash): find it by content.
             let (found, n) = look.scan(&mut rec)?;
             scanned = Some(n);
@@ -520,6 +601,8 @@ impl<'b> PathMap<'b> {
             steps: rec.steps,
             probed: result.probed,
             scanned,
+            absent_by_hash,
+            nan_key: matches!(outcome, Ok(HashOutcome::NanRandom)),
             cache_lines,
         })
     }
@@ -589,6 +672,10 @@ pub(crate) struct Lookup<'a, 'b> {
 pub(crate) struct Traced {
     pub placement: Placement,
     pub found: Option<Found>,
+    /// The lookup ended where the runtime's ends with "absent" (an empty
+    /// slot in the probed group, the end of the bucket chain), with every
+    /// matching tag's key compared.
+    pub absent: bool,
     pub probed: u64,
     pub notes: Vec<String>,
 }

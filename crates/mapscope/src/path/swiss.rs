@@ -28,6 +28,7 @@ pub(crate) fn trace(
         return Ok(Traced {
             placement: Placement::Unknown,
             found: None,
+            absent: false,
             probed: 0,
             notes,
         });
@@ -50,13 +51,17 @@ pub(crate) fn trace(
             return Ok(Traced {
                 placement,
                 found: None,
+                absent: true,
                 probed: 0,
                 notes,
             });
         }
+        // A small map's lookup compares every slot of its one group: no
+        // match there is the runtime's own "absent".
         let found = probe_group(look, rec, dir_ptr, h2, Place::Group { table: None, index: 0 }, None)?;
         return Ok(Traced {
             placement,
+            absent: found.0.is_none(),
             found: found.0,
             probed: 1,
             notes,
@@ -103,6 +108,7 @@ pub(crate) fn trace(
         return Ok(Traced {
             placement,
             found: None,
+            absent: false,
             probed: 0,
             notes,
         });
@@ -130,6 +136,7 @@ pub(crate) fn trace(
             return Ok(Traced {
                 placement,
                 found,
+                absent: false,
                 probed,
                 notes,
             });
@@ -142,6 +149,7 @@ pub(crate) fn trace(
             return Ok(Traced {
                 placement,
                 found: None,
+                absent: true,
                 probed,
                 notes,
             });
@@ -151,6 +159,7 @@ pub(crate) fn trace(
     Ok(Traced {
         placement,
         found: None,
+        absent: false,
         probed,
         notes,
     })

@@ -86,6 +86,12 @@ impl Value {
         render::write_value(out, self);
     }
 
+    /// The rendering for a terminal: as `write_go`, but strings as `%q`
+    /// writes them, so a hostile string cannot drive the terminal.
+    pub fn write_text(&self, out: &mut Vec<u8>) {
+        render::write_value_as(out, self, render::Strings::Quoted);
+    }
+
     /// The rendering as text, invalid UTF-8 replaced by U+FFFD.
     pub fn go_string(&self) -> String {
         String::from_utf8_lossy(&self.go_bytes()).into_owned()

@@ -16,8 +16,24 @@ use super::value::{Value, ValueKind};
 const NIL: &[u8] = b"<nil>";
 const MORE: &str = "…";
 
+/// How strings are written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strings {
+    /// As fmt.Sprint copies them: the bytes themselves.
+    Raw,
+    /// As `%q` writes them (`strconv.Quote`): quoted, with control and
+    /// format characters and invalid UTF-8 escaped, safe for a terminal.
+    Quoted,
+}
+
 /// Appends the rendering of `v` to `out`.
 pub(crate) fn write_value(out: &mut Vec<u8>, v: &Value) {
+    write_value_as(out, v, Strings::Raw)
+}
+
+pub(crate) fn write_value_as(out: &mut Vec<u8>, v: &Value, strings: Strings) {
+    let write_value = |out: &mut Vec<u8>, v: &Value| write_value_as(out, v, strings);
+    let write_seq = |out: &mut Vec<u8>, elems: &[Value], len: u64| write_seq(out, elems, len, strings);
     match &v.kind {
         ValueKind::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         ValueKind::Int(i) => write_int(out, *i),
@@ -27,9 +43,17 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: &Value) {
         ValueKind::Complex64(r, i) => write_complex(out, f64::from(*r), f64::from(*i), true),
         ValueKind::Complex128(r, i) => write_complex(out, *r, *i, false),
         ValueKind::String { bytes, len } => {
-            out.extend_from_slice(bytes);
-            if (bytes.len() as u64) < *len {
-                out.extend_from_slice(MORE.as_bytes());
+            let cut = (bytes.len() as u64) < *len;
+            if strings == Strings::Quoted {
+                write_quoted(out, bytes);
+                if cut {
+                    let _ = write!(out, "{MORE}({len} bytes)");
+                }
+            } else {
+                out.extend_from_slice(bytes);
+                if cut {
+                    out.extend_from_slice(MORE.as_bytes());
+                }
             }
         }
         ValueKind::Array { elems, len } | ValueKind::Slice { elems, len, .. } => {
@@ -87,12 +111,12 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
-fn write_seq(out: &mut Vec<u8>, elems: &[Value], len: u64) {
+fn write_seq(out: &mut Vec<u8>, elems: &[Value], len: u64, strings: Strings) {
     for (i, e) in elems.iter().enumerate() {
         if i > 0 {
             out.push(b' ');
         }
-        write_value(out, e);
+        write_value_as(out, e, strings);
     }
     if (elems.len() as u64) < len {
         if !elems.is_empty() {
@@ -100,6 +124,60 @@ fn write_seq(out: &mut Vec<u8>, elems: &[Value], len: u64) {
         }
         out.extend_from_slice(MORE.as_bytes());
     }
+}
+
+/// `strconv.Quote`: `\a \b \f \n \r \t \v \\ \"` by name, other
+/// control bytes and invalid UTF-8 as `\xNN`, non-printing characters
+/// (C1 controls, format characters such as bidi overrides and zero-width
+/// joiners, line and paragraph separators) as `\uNNNN`.
+pub(crate) fn write_quoted(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\u{7}' => out.extend_from_slice(b"\\a"),
+                '\u{8}' => out.extend_from_slice(b"\\b"),
+                '\u{c}' => out.extend_from_slice(b"\\f"),
+                '\n' => out.extend_from_slice(b"\\n"),
+                '\r' => out.extend_from_slice(b"\\r"),
+                '\t' => out.extend_from_slice(b"\\t"),
+                '\u{b}' => out.extend_from_slice(b"\\v"),
+                '\\' => out.extend_from_slice(b"\\\\"),
+                '"' => out.extend_from_slice(b"\\\""),
+                c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                    let _ = write!(out, "\\x{:02x}", c as u32);
+                }
+                c if !prints(c) => {
+                    if (c as u32) < 0x10000 {
+                        let _ = write!(out, "\\u{:04x}", c as u32);
+                    } else {
+                        let _ = write!(out, "\\U{:08x}", c as u32);
+                    }
+                }
+                c => {
+                    let mut b = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+                }
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out.push(b'"');
+}
+
+/// Whether Go's `strconv.IsPrint` holds, for the characters that matter to
+/// a terminal: controls, format characters (Cf), separators other than the
+/// ASCII space, private use and noncharacters do not print.
+fn prints(c: char) -> bool {
+    let u = c as u32;
+    !(c.is_control()
+        || matches!(u, 0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x180e | 0x200b..=0x200f | 0x2028..=0x202e
+            | 0x2060..=0x206f | 0xfeff | 0xfff9..=0xfffb | 0xe000..=0xf8ff | 0xfdd0..=0xfdef
+            | 0xe0001 | 0xe0020..=0xe007f | 0xf0000..)
+        || (c.is_whitespace() && c != ' ')
+        || u & 0xfffe == 0xfffe)
 }
 
 /// fmtPointer with `v`: `0x` and lowercase hex, or `<nil>`.
@@ -134,4 +212,27 @@ pub(crate) fn write_int(out: &mut Vec<u8>, i: i64) {
         out.push(b'-');
     }
     write_uint(out, i.unsigned_abs());
+}
+
+#[cfg(test)]
+mod quote_tests {
+    use super::write_quoted;
+
+    fn q(b: &[u8]) -> String {
+        let mut out = Vec::new();
+        write_quoted(&mut out, b);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// strconv.Quote's output for the same bytes (go doc strconv.Quote).
+    #[test]
+    fn control_bytes_and_bad_utf8_are_escaped_as_strconv_quote_does() {
+        assert_eq!(q(b"quote\"and\nnewline"), r#""quote\"and\nnewline""#);
+        assert_eq!(q(b"\x1b[31mred\x07"), r#""\x1b[31mred\a""#);
+        assert_eq!(q(b"\xff\xfe\x00binary"), r#""\xff\xfe\x00binary""#);
+        assert_eq!(q("héllo wörld".as_bytes()), "\"héllo wörld\"");
+        // C1 CSI and a bidi override.
+        assert_eq!(q("\u{9b}2J\u{202e}".as_bytes()), r#""\u009b2J\u202e""#);
+        assert_eq!(q(b"\\"), r#""\\""#);
+    }
 }
