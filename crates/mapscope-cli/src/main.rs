@@ -19,7 +19,7 @@ const LONG_VERSION: &str = concat!(
     ")\n",
     "map runtimes: classic runtime.hmap (go1.19-go1.23, and go1.24/go1.25 with GOEXPERIMENT=noswissmap),\n",
     "              Swiss tables (go1.24-go1.27), split groups (go1.27 with GOEXPERIMENT=mapsplitgroup)\n",
-    "tested on:    go1.19, go1.21-go1.27 (go1.20 by its neighbours' layouts); linux ELF, amd64 and arm64 (see README)",
+    "tested on:    go1.19, go1.21-go1.27 (go1.20 by its neighbours' layouts); linux ELF amd64 and arm64 (arm64 cores from the kernel or qemu-user)",
 );
 
 #[derive(Parser)]
