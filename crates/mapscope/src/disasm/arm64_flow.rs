@@ -16,7 +16,7 @@ use yaxpeax_arm::armv8::a64::{Instruction, Opcode, Operand, SizeCode};
 
 use super::arm64::{memory_access, Insn};
 use super::names::Arg;
-use super::regs::{add, field_load, scalar_only, Base, Ctx, Off, Scalar, Val};
+use super::regs::{add, clobber_slots, field_load, meet_slots, scalar_only, Base, Ctx, Off, Scalar, Val};
 
 /// Visits per instruction before the analysis gives up (as `flow`).
 const VISITS_PER_INSN: usize = 24;
@@ -70,13 +70,7 @@ impl State {
         }
         let sp = if self.sp == o.sp { self.sp } else { None };
         let slots = if sp.is_some() {
-            self.slots
-                .iter()
-                .filter_map(|(k, v)| {
-                    let m = v.meet(o.slots.get(k).copied().unwrap_or_default());
-                    (m != Val::Unknown).then_some((*k, m))
-                })
-                .collect()
+            meet_slots(&self.slots, &o.slots)
         } else {
             BTreeMap::new()
         };
@@ -84,12 +78,7 @@ impl State {
     }
 
     fn clobber_slots(&mut self, key: i64, width: i64) {
-        let lo = key.saturating_sub(7);
-        let hi = key.saturating_add(width.max(1));
-        let gone: Vec<i64> = self.slots.range(lo..hi).map(|(k, _)| *k).collect();
-        for k in gone {
-            self.slots.remove(&k);
-        }
+        clobber_slots(&mut self.slots, key, width);
     }
 }
 

@@ -166,13 +166,7 @@ impl State {
         }
         let rsp = if self.rsp == o.rsp { self.rsp } else { None };
         let slots = if rsp.is_some() {
-            self.slots
-                .iter()
-                .filter_map(|(k, v)| {
-                    let m = v.meet(o.slots.get(k).copied().unwrap_or_default());
-                    (m != Val::Unknown).then_some((*k, m))
-                })
-                .collect()
+            meet_slots(&self.slots, &o.slots)
         } else {
             BTreeMap::new()
         };
@@ -180,12 +174,28 @@ impl State {
     }
 
     fn clobber_slots(&mut self, key: i64, width: i64) {
-        let lo = key.saturating_sub(7);
-        let hi = key.saturating_add(width.max(1));
-        let gone: Vec<i64> = self.slots.range(lo..hi).map(|(k, _)| *k).collect();
-        for k in gone {
-            self.slots.remove(&k);
-        }
+        clobber_slots(&mut self.slots, key, width);
+    }
+}
+
+/// Stack slots both paths agree on (the same frame on both sides).
+pub(super) fn meet_slots(a: &BTreeMap<i64, Val>, b: &BTreeMap<i64, Val>) -> BTreeMap<i64, Val> {
+    a.iter()
+        .filter_map(|(k, v)| {
+            let m = v.meet(b.get(k).copied().unwrap_or_default());
+            (m != Val::Unknown).then_some((*k, m))
+        })
+        .collect()
+}
+
+/// A store of `width` bytes at `key` ends every slot it overlaps (slots are
+/// up to 8 bytes wide, so one starting 7 bytes below is hit too).
+pub(super) fn clobber_slots(slots: &mut BTreeMap<i64, Val>, key: i64, width: i64) {
+    let lo = key.saturating_sub(7);
+    let hi = key.saturating_add(width.max(1));
+    let gone: Vec<i64> = slots.range(lo..hi).map(|(k, _)| *k).collect();
+    for k in gone {
+        slots.remove(&k);
     }
 }
 
