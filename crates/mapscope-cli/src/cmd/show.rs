@@ -407,8 +407,8 @@ fn print_text(
             let h = &m.header;
             writeln!(
                 out,
-                "  hmap: count={} B={} ({} buckets of {} bytes) flags={:#x} noverflow={} hash0={:#010x} buckets={:#x} oldbuckets={:#x} nevacuate={}",
-                h.count, h.b, h.bucket_count(), m.shape.container_size(), h.flags, h.noverflow, h.hash0, h.buckets, h.oldbuckets, h.nevacuate
+                "  hmap: count={} B={} ({} of {} bytes) flags={:#x} noverflow={} hash0={:#010x} buckets={:#x} oldbuckets={:#x} nevacuate={}",
+                h.count, h.b, count(h.bucket_count(), "bucket", "buckets"), m.shape.container_size(), h.flags, h.noverflow, h.hash0, h.buckets, h.oldbuckets, h.nevacuate
             )?;
             if h.growing() {
                 writeln!(
@@ -450,16 +450,39 @@ fn print_text(
     }
     let b = &s.bytes;
     match map {
-        MapHandle::Classic(_) => writeln!(
+        // Go's own load factor for a classic map is entries per bucket
+        // (it grows past 6.5); slot occupancy is the other useful number.
+        MapHandle::Classic(m) => writeln!(
             out,
-            "  {} entries in {} slots (load {:.2}); {} buckets, {} old, {} overflow (longest chain {}); {} emptyOne, {} evacuated marks",
-            s.entries, s.slots, s.load_factor, s.buckets, s.old_buckets, s.overflow_buckets, s.longest_chain, s.tombstones, s.evacuated
+            "  {} in {}: {:.2} per bucket (Go grows above {} once it holds more than 8), {:.0}% of {} slots full; {} old, {} overflow (longest chain {}); {} deleted (emptyOne), {} evacuated marks",
+            count(s.entries, "entry", "entries"),
+            count(s.buckets, "bucket", "buckets"),
+            s.entries as f64 / m.header.bucket_count().max(1) as f64,
+            mapscope::maps::shape::CLASSIC_MAX_LOAD,
+            s.load_factor * 100.0,
+            s.slots,
+            s.old_buckets,
+            s.overflow_buckets,
+            s.longest_chain,
+            s.tombstones,
+            s.evacuated
         )?,
-        MapHandle::Swiss(_) => writeln!(
-            out,
-            "  {} entries in {} slots (load {:.2}); {} groups in {} tables; {} tombstones",
-            s.entries, s.slots, s.load_factor, s.groups, s.tables, s.tombstones
-        )?,
+        MapHandle::Swiss(m) => {
+            let tables = if m.header.is_small() {
+                "a small map: one group, no table".to_string()
+            } else {
+                format!("{} in {}", count(s.groups, "group", "groups"), count(s.tables, "table", "tables"))
+            };
+            writeln!(
+                out,
+                "  {} in {} slots, {:.0}% full (a table grows past {}/8); {tables}; {} deleted",
+                count(s.entries, "entry", "entries"),
+                s.slots,
+                s.load_factor * 100.0,
+                mapscope::maps::shape::SWISS_MAX_GROUP_LOAD,
+                s.tombstones
+            )?
+        }
     }
     writeln!(
         out,
@@ -481,4 +504,9 @@ fn print_container(out: &mut impl Write, map: &MapHandle, c: &Container) -> std:
         write!(out, "  overflow → {:#x}", c.overflow)?;
     }
     writeln!(out)
+}
+
+/// "1 bucket", "3 buckets".
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

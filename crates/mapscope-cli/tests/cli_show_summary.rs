@@ -1,0 +1,57 @@
+//! The summary line of `show`, in Go's own terms, against the header the
+//! program read about its own maps.
+
+use std::process::Command;
+
+fn show(fx: &mapscope_fixtures::Fixture, map: &str) -> String {
+    let exe = fx.binary_path().unwrap();
+    let core = fx.core_path().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+        .args([
+            "show",
+            exe.to_str().unwrap(),
+            core.to_str().unwrap(),
+            map,
+            "--limit",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn classic_load_is_entries_per_bucket_and_small_swiss_maps_say_so() {
+    for fx in mapscope_fixtures::all().unwrap() {
+        let truth = fx.truth().unwrap();
+        for m in &truth.maps {
+            if !matches!(m.name.as_str(), "main.MidGrowth" | "main.Deleted" | "main.Handlers") {
+                continue;
+            }
+            let Some(h) = &m.header else { continue };
+            // By address and type, so stripped builds are covered too.
+            let text = show(&fx, &format!("{}:{}", m.address, m.type_name));
+            if truth.variant == "classic" {
+                let b = h["B"].as_u64().unwrap();
+                let want = format!("{:.2} per bucket", m.len as f64 / (1u64 << b) as f64);
+                assert!(text.contains(&want), "{} {}: want {want} in\n{text}", fx.name(), m.name);
+            } else if h["dirLen"].as_u64() == Some(0) {
+                assert!(
+                    text.contains("a small map: one group, no table"),
+                    "{} {}:\n{text}",
+                    fx.name(),
+                    m.name
+                );
+            } else {
+                let tables = truth_tables(m);
+                let want = format!(" in {tables} table");
+                assert!(text.contains(&want), "{} {}: want {want} in\n{text}", fx.name(), m.name);
+            }
+        }
+    }
+}
+
+fn truth_tables(m: &mapscope_fixtures::MapTruth) -> usize {
+    m.tables.as_ref().map_or(0, Vec::len)
+}
