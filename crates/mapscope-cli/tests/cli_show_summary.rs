@@ -55,3 +55,34 @@ fn classic_load_is_entries_per_bucket_and_small_swiss_maps_say_so() {
 fn truth_tables(m: &mapscope_fixtures::MapTruth) -> usize {
     m.tables.as_ref().map_or(0, Vec::len)
 }
+
+/// `--physical` text is bounded by `--limit` and says how much it left out.
+#[test]
+fn physical_text_is_bounded() {
+    for name in ["go1.22", "go1.26"] {
+        let fx = mapscope_fixtures::get(name).unwrap();
+        let truth = fx.truth().unwrap();
+        let m = truth.map("main.Huge").unwrap();
+        let exe = fx.binary_path().unwrap();
+        let core = fx.core_path().unwrap();
+        let spec = format!("{}:{}", m.address, m.type_name);
+        let out = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+            .args([
+                "show",
+                "--physical",
+                exe.to_str().unwrap(),
+                core.to_str().unwrap(),
+                &spec,
+                "--limit",
+                "3",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let physical = text.split("\nphysical:\n").nth(1).unwrap();
+        let containers = physical.lines().filter(|l| l.contains("0x") && l.contains('[')).count();
+        assert_eq!(containers, 3, "{name}:\n{physical}");
+        // 100 003 entries need far more than 3 buckets or groups.
+        assert!(m.len > 1000 && physical.contains(" more "), "{name}:\n{physical}");
+    }
+}

@@ -41,6 +41,8 @@ pub const DEFAULT_MAX_STRING: u64 = 4096;
 /// How often a live map read without --pause is retried when its header
 /// changed under the walk.
 pub const TORN_RETRIES: usize = 3;
+/// Buckets or groups the text of `--physical` prints unless `--limit` says.
+const DEFAULT_PHYSICAL_CONTAINERS: usize = 64;
 /// How often a paused read that caught the map mid-write resumes the
 /// process briefly and pauses it again.
 const WRITING_RETRIES: usize = 5;
@@ -361,14 +363,31 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
     }
     if args.physical {
         writeln!(out, "\nphysical:")?;
+        // A terminal gets a bounded view (a 1M-entry map has 150k groups);
+        // JSON keeps every container.
+        let cap = args.limit.unwrap_or(DEFAULT_PHYSICAL_CONTAINERS).max(1);
+        let mut shown = 0usize;
+        let mut more = 0u64;
         for c in map.containers() {
             match c {
-                Ok(c) => print_container(&mut out, &map, &c)?,
+                Ok(_) if shown >= cap => more += 1,
+                Ok(c) => {
+                    print_container(&mut out, &map, &c)?;
+                    shown += 1;
+                }
                 Err(e) => {
                     errors.push(e.to_string());
                     break;
                 }
             }
+        }
+        if more > 0 {
+            let what = if matches!(map, MapHandle::Classic(_)) {
+                "buckets"
+            } else {
+                "groups"
+            };
+            writeln!(out, "  … {more} more {what} (raise --limit, or --json for all)")?;
         }
     }
     for e in &errors {
