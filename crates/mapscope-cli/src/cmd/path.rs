@@ -245,28 +245,39 @@ fn print_text(out: &mut impl Write, p: &KeyPath) -> std::io::Result<()> {
         Placement::Unknown => {}
     }
     writeln!(out)?;
+    // The column fits the longest description, so addresses line up.
+    let what_w = p.steps.iter().map(|s| s.what.chars().count()).max().unwrap_or(0).max(4);
+    let struct_w = p
+        .steps
+        .iter()
+        .map(|s| s.structure.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(9);
     writeln!(
         out,
-        "{:>3}  {:<28} {:<50} {:>18} {:>6}  read",
+        "{:>3}  {:<struct_w$} {:<what_w$} {:>18} {:>6}  read (a number, or bytes in memory order)",
         "lvl", "structure", "what", "address", "offset"
     )?;
     for s in &p.steps {
         writeln!(
             out,
-            "{:>3}{} {:<28} {:<50} {:>18} {:>6}  {}",
+            "{:>3}{} {:<struct_w$} {:<what_w$} {:>18} {:>6}  {}",
             s.level,
             if s.lookup { ' ' } else { '*' },
             s.structure,
             s.what,
             format!("{:#x}", s.address),
             s.offset,
-            s.read_hex()
+            read_text(s)
         )?;
         if let Some(n) = &s.note {
-            writeln!(out, "{:>73}  ↳ {n}", "")?;
+            writeln!(out, "{:>w$}  ↳ {n}", "", w = 3 + 1 + struct_w + 1 + what_w)?;
         }
     }
-    writeln!(out, "  (* = hop behind the value, not part of the lookup)")?;
+    if p.steps.iter().any(|s| !s.lookup) {
+        writeln!(out, "  (* = hop behind the value, not part of the lookup)")?;
+    }
     writeln!(out)?;
     match &p.found {
         Some(f) => writeln!(
@@ -390,4 +401,18 @@ fn print_all(pm: &PathMap<'_>, r: &VerifyReport, format: Format) -> anyhow::Resu
         return Err(anyhow!("cannot check placements: {e}"));
     }
     Ok(())
+}
+
+/// A step's read for a person: a field as the number it holds, anything else
+/// (tag bytes, a key, an elem) as bytes in memory order, so an int key 4242
+/// reads `92 10 00 00 00 00 00 00`, not as a byte-swapped number.
+fn read_text(s: &mapscope::path::Step) -> String {
+    if s.number {
+        return s.read_hex();
+    }
+    let mut out: Vec<String> = s.read.iter().map(|b| format!("{b:02x}")).collect();
+    if (s.read.len() as u64) < s.size {
+        out.push("…".into());
+    }
+    out.join(" ")
 }

@@ -78,7 +78,7 @@ pub(crate) fn trace(
     }
     let mut start = (buckets.wrapping_add(bucket.wrapping_mul(size)), false, bucket);
     if old != 0 {
-        field(rec, "flags", "bit 8 = same-size grow")?;
+        field(rec, "flags", "value 8 (sameSizeGrow, bit 3) = same-size grow")?;
         field(rec, "nevacuate", "old buckets below this are evacuated")?;
         let ob = classic_old_bucket(hash, b, h.same_size_grow())?;
         let oaddr = old.wrapping_add(ob.wrapping_mul(size));

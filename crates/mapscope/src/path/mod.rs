@@ -780,7 +780,10 @@ impl Lookup<'_, '_> {
     pub fn read_elem(&self, rec: &mut Recorder<'_>, f: &Found) -> Result<(), PathError> {
         let shape = self.pm.map.shape();
         let off = f.elem_slot.wrapping_sub(f.container);
-        let what = container_name(&self.pm.map);
+        let what = match f.place {
+            crate::maps::Place::Bucket { old: true, .. } => "old bucket",
+            _ => container_name(&self.pm.map),
+        };
         if shape.indirect_elem {
             rec.read(
                 what,

@@ -34,7 +34,11 @@ pub(crate) fn trace(
         });
     };
     let (h1, h2) = (swiss_h1(hash), swiss_h2(hash));
-    let dir_len = field(rec, "dirLen", "0 = small map (one group)")?;
+    let dir_len = field(
+        rec,
+        "dirLen",
+        "directory length; 0: a small map whose dirPtr is its one group",
+    )?;
     let dir_ptr = field(rec, "dirPtr", if dir_len == 0 { "the group" } else { "the directory" })?;
     let group_size = m.shape.container_size();
     if dir_len == 0 {

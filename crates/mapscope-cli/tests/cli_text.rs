@@ -1,5 +1,5 @@
-//! The summary line of `show`, in Go's own terms, against the header the
-//! program read about its own maps.
+//! Text output in Go's own terms (show's summary and physical view, the
+//! `path` table), against what the programs said about their own maps.
 
 use std::process::Command;
 
@@ -84,5 +84,33 @@ fn physical_text_is_bounded() {
         assert_eq!(containers, 3, "{name}:\n{physical}");
         // 100 003 entries need far more than 3 buckets or groups.
         assert!(m.len > 1000 && physical.contains(" more "), "{name}:\n{physical}");
+    }
+}
+
+/// `path` prints a key's slot as its bytes in memory order, and the legend
+/// for hops only when there are hops.
+#[test]
+fn path_text_reads_keys_as_bytes() {
+    for name in ["go1.22", "go1.26"] {
+        let fx = mapscope_fixtures::get(name).unwrap();
+        let truth = fx.truth().unwrap();
+        let m = truth.map("main.MidGrowth").unwrap();
+        let (key, _) = &m.entries[0];
+        let k: i64 = key.parse().unwrap();
+        let bytes: Vec<String> = k.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let exe = fx.binary_path().unwrap();
+        let core = fx.core_path().unwrap();
+        let spec = format!("{}:{}", m.address, m.type_name);
+        let out = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+            .args(["path", exe.to_str().unwrap(), core.to_str().unwrap(), &spec, key])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains("key slot"))
+            .unwrap_or_else(|| panic!("{name}:\n{text}"));
+        assert!(line.ends_with(&bytes.join(" ")), "{name}: {line}");
+        assert!(!text.contains("(* = hop"), "{name}:\n{text}");
     }
 }
