@@ -334,10 +334,17 @@ fn print_all(pm: &PathMap<'_>, r: &VerifyReport, format: Format) -> anyhow::Resu
     let classic = matches!(pm.map, mapscope::maps::MapHandle::Classic(_));
     let mut out = output::stdout();
     if format == Format::Json {
+        // `verified` is a boolean, as for one key: every entry that can be
+        // looked up sits where its hash leads (NaN keys never can be).
+        let all_placed = r.misplaced == 0
+            && r.walk_error.is_none()
+            && r.hash_unavailable.is_none()
+            && r.verified + r.unverifiable + r.unhashable == r.entries;
         let j = json!({
             "map": pm.named.name, "type": pm.named.map_type.name, "address": hex(pm.named.header),
             "variant": pm.variant(), "seed": hex(pm.seed()),
-            "header_count": r.header_count, "entries": r.entries, "verified": r.verified,
+            "header_count": r.header_count, "entries": r.entries, "verified": all_placed,
+            "verified_count": r.verified,
             "misplaced": r.misplaced, "unverifiable": r.unverifiable, "unhashable": r.unhashable,
             "unhashable_reason": r.unhashable_reason, "hash_unavailable": r.hash_unavailable,
             "walk_error": r.walk_error, "in_old_array": r.in_old_array,

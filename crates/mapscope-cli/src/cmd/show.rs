@@ -176,7 +176,7 @@ fn container_json(map: &MapHandle, c: &Container) -> Json {
     json!({
         "place": place_json(&c.place),
         "address": hex(c.addr),
-        "tags": c.tags.iter().map(|t| format!("{t:#04x}")).collect::<Vec<_>>(),
+        "tags": c.tags,
         "states": c.tags.iter().map(|&t| map.tag_state(t)).collect::<Vec<_>>(),
         "slots": (0..8u8).map(|i| json!({
             "key": hex(c.addr.wrapping_add(shape.key_offset(i))),
