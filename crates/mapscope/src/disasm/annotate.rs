@@ -186,32 +186,15 @@ impl<'b> Annotator<'b> {
                 invalid: bad,
             });
         }
-        if unreached > 0 {
-            notes.push(format!(
-                "{unreached} instruction(s) not reached from the entry along followed edges: not annotated"
-            ));
-        }
-        let offsets: Vec<OffsetUse> = offsets
-            .into_iter()
-            .map(|((structure, offset), (field, uses))| OffsetUse {
-                structure,
-                offset,
-                field,
-                uses,
-            })
-            .collect();
-        let unknown_offsets = offsets.iter().filter(|o| o.field.is_none()).cloned().collect();
-        Ok(AnnotatedFunction {
-            name: f.name.clone(),
-            entry: f.entry,
-            end: f.end,
-            instructions: out,
-            fields: labels.into_iter().collect(),
+        Ok(Tally {
+            out,
             offsets,
-            unknown_offsets,
-            invalid_instructions: invalid,
+            labels,
+            invalid,
+            unreached,
             notes,
-        })
+        }
+        .finish(f))
     }
 
     fn annotate_arm64(&self, f: &Func, bytes: &[u8], args: Option<&[names::Arg]>, ctx: &Ctx<'_>) -> AnnotatedFunction {
@@ -269,32 +252,15 @@ impl<'b> Annotator<'b> {
                 invalid: bad,
             });
         }
-        if unreached > 0 {
-            notes.push(format!(
-                "{unreached} instruction(s) not reached from the entry along followed edges: not annotated"
-            ));
-        }
-        let offsets: Vec<OffsetUse> = offsets
-            .into_iter()
-            .map(|((structure, offset), (field, uses))| OffsetUse {
-                structure,
-                offset,
-                field,
-                uses,
-            })
-            .collect();
-        let unknown_offsets = offsets.iter().filter(|o| o.field.is_none()).cloned().collect();
-        AnnotatedFunction {
-            name: f.name.clone(),
-            entry: f.entry,
-            end: f.end,
-            instructions: out,
-            fields: labels.into_iter().collect(),
+        Tally {
+            out,
             offsets,
-            unknown_offsets,
-            invalid_instructions: invalid,
+            labels,
+            invalid,
+            unreached,
             notes,
         }
+        .finish(f)
     }
 
     /// arm64: a branch's symbol, or the type an `ADD` after `ADRP` addresses.
@@ -421,4 +387,48 @@ fn record(offsets: &mut BTreeMap<(String, i64), (Option<String>, usize)>, ctx: &
         .entry((list.label.clone(), n))
         .or_insert_with(|| (known.then(|| l.to_string()), 0));
     e.1 += 1;
+}
+
+/// What annotating one function gathered, on either architecture.
+struct Tally {
+    out: Vec<AnnotatedInstruction>,
+    offsets: BTreeMap<(String, i64), (Option<String>, usize)>,
+    labels: BTreeSet<String>,
+    invalid: usize,
+    unreached: usize,
+    notes: Vec<String>,
+}
+
+impl Tally {
+    fn finish(self, f: &Func) -> AnnotatedFunction {
+        let mut notes = self.notes;
+        if self.unreached > 0 {
+            notes.push(format!(
+                "{} instruction(s) not reached from the entry along followed edges: not annotated",
+                self.unreached
+            ));
+        }
+        let offsets: Vec<OffsetUse> = self
+            .offsets
+            .into_iter()
+            .map(|((structure, offset), (field, uses))| OffsetUse {
+                structure,
+                offset,
+                field,
+                uses,
+            })
+            .collect();
+        let unknown_offsets = offsets.iter().filter(|o| o.field.is_none()).cloned().collect();
+        AnnotatedFunction {
+            name: f.name.clone(),
+            entry: f.entry,
+            end: f.end,
+            instructions: self.out,
+            fields: self.labels.into_iter().collect(),
+            offsets,
+            unknown_offsets,
+            invalid_instructions: self.invalid,
+            notes,
+        }
+    }
 }
