@@ -15,44 +15,42 @@ const MAX_CELL: usize = 80;
 /// Text for a Graphviz HTML-like label: markup characters as entities, and
 /// control bytes (NUL included, which Graphviz rejects) as `\xNN`.
 pub fn dot_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for (i, c) in s.chars().enumerate() {
-        if i >= MAX_CELL {
-            out.push('…');
-            break;
-        }
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
+    escaped(s, |c| match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        _ => None,
+    })
 }
 
 /// Text inside a Mermaid `"…"` label: quotes and angle brackets as Mermaid
 /// entities, control bytes as `\xNN`.
 pub fn mermaid_text(s: &str) -> String {
+    escaped(s, |c| match c {
+        '"' => Some("#quot;"),
+        '<' => Some("#lt;"),
+        '>' => Some("#gt;"),
+        '#' => Some("#35;"),
+        _ => None,
+    })
+}
+
+/// `s` cut at [`MAX_CELL`] characters, each character replaced by its
+/// `entity` when it has one, control bytes as `\xNN`.
+fn escaped(s: &str, entity: impl Fn(char) -> Option<&'static str>) -> String {
     let mut out = String::with_capacity(s.len());
     for (i, c) in s.chars().enumerate() {
         if i >= MAX_CELL {
             out.push('…');
             break;
         }
-        match c {
-            '"' => out.push_str("#quot;"),
-            '<' => out.push_str("#lt;"),
-            '>' => out.push_str("#gt;"),
-            '#' => out.push_str("#35;"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+        match entity(c) {
+            Some(e) => out.push_str(e),
+            None if (c as u32) < 0x20 || c == '\u{7f}' => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
-            c => out.push(c),
+            None => out.push(c),
         }
     }
     out
