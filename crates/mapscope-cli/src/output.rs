@@ -27,6 +27,11 @@ pub fn partial(errors: usize) -> anyhow::Result<()> {
 #[error("{0}")]
 pub struct NotFound(pub String);
 
+/// `1 bucket`, `2 buckets`: counts in words, never `1 bucket(s)`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
     io::BufWriter::with_capacity(1 << 16, io::stdout().lock())
 }

@@ -188,7 +188,7 @@ fn path_json(p: &KeyPath) -> Json {
 
 fn print_text(out: &mut impl Write, p: &KeyPath) -> std::io::Result<()> {
     writeln!(out, "{}  {}  at {:#x}  ({})", p.map, p.type_name, p.header, p.variant)?;
-    writeln!(out, "key {}", p.key_go)?;
+    writeln!(out, "key {}", p.key_text)?;
     let h = &p.hash;
     match h.value {
         Some(v) => writeln!(
@@ -291,7 +291,7 @@ fn print_text(out: &mut impl Write, p: &KeyPath) -> std::io::Result<()> {
         )?,
         None => writeln!(out, "not in the map")?,
     }
-    if let Some(v) = &p.value_go {
+    if let Some(v) = &p.value_text {
         write!(out, "value {v}")?;
         if let Some(s) = &p.func {
             write!(
@@ -307,14 +307,13 @@ fn print_text(out: &mut impl Write, p: &KeyPath) -> std::io::Result<()> {
     let lines: Vec<String> = p.cache_lines.iter().map(|&l| format!("{l:#x}")).collect();
     writeln!(
         out,
-        "probed {} {}; {} cache lines touched: {}",
-        p.probed,
+        "probed {}; {} touched: {}",
         if matches!(h.placement, Placement::Classic { .. }) {
-            "bucket(s)"
+            crate::output::count(p.probed as u64, "bucket", "buckets")
         } else {
-            "group(s)"
+            crate::output::count(p.probed as u64, "group", "groups")
         },
-        lines.len(),
+        crate::output::count(lines.len() as u64, "cache line", "cache lines"),
         lines.join(" ")
     )?;
     if let Some(n) = p.scanned {
@@ -396,7 +395,7 @@ fn print_all(pm: &PathMap<'_>, r: &VerifyReport, format: Format) -> anyhow::Resu
             writeln!(
                 out,
                 "  misplaced: {} in {} slot {} at {:#x} (tag {:#04x}, hash {:#x}): {}",
-                m.key_go, m.place, m.slot, m.container, m.tag, m.hash, m.why
+                m.key_text, m.place, m.slot, m.container, m.tag, m.hash, m.why
             )?;
         }
     }

@@ -14,7 +14,7 @@ use mapscope::maps::{Container, Entry, MapHandle, MapStats, Place};
 use mapscope::values::{Value, ValueDecoder};
 use serde_json::{json, Value as Json};
 
-use crate::output;
+use crate::output::{self, count};
 use crate::{Common, Target};
 
 pub struct ShowArgs<'a> {
@@ -525,7 +525,3 @@ fn print_container(out: &mut impl Write, map: &MapHandle, c: &Container) -> std:
     writeln!(out)
 }
 
-/// "1 bucket", "3 buckets".
-fn count(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}

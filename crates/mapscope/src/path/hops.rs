@@ -34,11 +34,16 @@ fn hop(pm: &PathMap<'_>, rec: &mut Recorder<'_>, elem: u64, ty: &GoType) -> Resu
             if p == 0 {
                 return Ok(());
             }
-            let size = match &ty.detail {
-                TypeDetail::Pointer { elem: Some(r) } => pm.bin.type_by_id(r.id).map(|t| t.size).unwrap_or(8),
-                _ => 8,
+            // The record read at the pointer holds the pointee, so it is
+            // labelled with the pointee's type (`unicode.RangeTable` for a
+            // `*unicode.RangeTable` slot), not with the pointer's.
+            let (size, pointee) = match &ty.detail {
+                TypeDetail::Pointer { elem: Some(r) } => {
+                    (pm.bin.type_by_id(r.id).map(|t| t.size).unwrap_or(8), r.name.clone())
+                }
+                _ => (8, "unknown pointee".to_string()),
             };
-            rec.read("pointee", format!("*{}", ty.name), p, 0, size.min(STEP_BYTES as u64))?;
+            rec.read("pointee", pointee, p, 0, size.min(STEP_BYTES as u64))?;
         }
         Kind::Map => {
             let h = word(elem);

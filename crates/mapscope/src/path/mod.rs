@@ -214,7 +214,10 @@ pub struct KeyPath {
     pub header: u64,
     /// `fmt.Sprint` of the key (the stored one when found).
     pub key_go: String,
+    /// The key for a terminal: strings quoted as `%q` writes them.
+    pub key_text: String,
     pub value_go: Option<String>,
+    pub value_text: Option<String>,
     pub func: Option<FuncSymbol>,
     pub hash: HashReport,
     pub found: Option<Found>,
@@ -568,22 +571,22 @@ impl<'b> PathMap<'b> {
         let cache_lines = cache_lines(&rec.steps);
         rec.hops = true;
         let decoder = ValueDecoder::new(self.bin, Arc::new(Overlay::new(self.mem.clone(), Vec::new())));
-        let mut key_go = match &result.found {
-            Some(f) => decoder.decode(f.key, &self.key_type).go_string(),
-            None => String::new(),
+        let key_value = match &result.found {
+            Some(f) => decoder.decode(f.key, &self.key_type),
+            None => {
+                let given = ValueDecoder::new(self.bin, Arc::new(overlay_for(&self.mem, key, key_at)));
+                given.decode(key_at, &self.key_type)
+            }
         };
-        if result.found.is_none() {
-            let given = ValueDecoder::new(self.bin, Arc::new(overlay_for(&self.mem, key, key_at)));
-            key_go = given.decode(key_at, &self.key_type).go_string();
-        }
-        let (value_go, func) = match (&result.found, &self.elem_type) {
+        let (key_go, key_text) = (key_value.go_string(), key_value.text_string());
+        let (value_go, value_text, func) = match (&result.found, &self.elem_type) {
             (Some(f), Some(et)) => {
                 let v = decoder.decode(f.elem, et);
                 let func = v.func().and_then(|fv| fv.symbol.clone());
                 hops::follow(self, &mut rec, f.elem, et, &mut notes);
-                (Some(v.go_string()), func)
+                (Some(v.go_string()), Some(v.text_string()), func)
             }
-            _ => (None, None),
+            _ => (None, None, None),
         };
         Ok(KeyPath {
             map: self.named.name.clone(),
@@ -591,7 +594,9 @@ impl<'b> PathMap<'b> {
             variant: self.variant(),
             header: self.named.header,
             key_go,
+            key_text,
             value_go,
+            value_text,
             func,
             hash: report,
             found: result.found,

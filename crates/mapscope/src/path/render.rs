@@ -114,7 +114,7 @@ fn nodes(p: &KeyPath) -> (Vec<Node<'_>>, Vec<Edge>) {
 }
 
 fn hash_lines(p: &KeyPath) -> Vec<(String, String)> {
-    let mut l = vec![("key".to_string(), p.key_go.clone())];
+    let mut l = vec![("key".to_string(), p.key_text.clone())];
     match p.hash.value {
         Some(h) => l.push((
             "hash".into(),

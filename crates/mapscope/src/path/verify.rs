@@ -95,8 +95,8 @@ pub(crate) fn judge(report: &HashReport, found: Option<&Found>) -> (bool, Vec<St
             } else {
                 let dir_ok = f.dir_range.is_some_and(|(a, b)| (a..=b).contains(directory_index));
                 checks.push(format!(
-                    "directory: computed slot {directory_index}, the key's table fills slots {} — {}",
-                    f.dir_range.map_or_else(|| "?".into(), |(a, b)| format!("{a}..={b}")),
+                    "directory: computed slot {directory_index}, the key's table fills {} — {}",
+                    f.dir_range.map_or_else(|| "unknown directory slots".into(), crate::diff::directory_slots),
                     if dir_ok { "inside" } else { "OUTSIDE" }
                 ));
                 checks.push(format!(
@@ -122,6 +122,8 @@ pub(crate) fn judge(report: &HashReport, found: Option<&Found>) -> (bool, Vec<St
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Misplacement {
     pub key_go: String,
+    /// The key for a terminal (`%q` strings).
+    pub key_text: String,
     pub place: Place,
     pub container: u64,
     pub slot: u8,
@@ -249,8 +251,10 @@ pub(crate) fn verify_all(pm: &PathMap<'_>, max_listed: usize) -> VerifyReport {
             Some(why) => {
                 r.misplaced += 1;
                 if r.misplacements.len() < max_listed {
+                    let key = decoder.decode(e.key, &pm.key_type);
                     r.misplacements.push(Misplacement {
-                        key_go: decoder.decode(e.key, &pm.key_type).go_string(),
+                        key_go: key.go_string(),
+                        key_text: key.text_string(),
                         place: e.place,
                         container: e.container,
                         slot: e.slot,

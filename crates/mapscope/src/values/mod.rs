@@ -96,4 +96,12 @@ impl Value {
     pub fn go_string(&self) -> String {
         String::from_utf8_lossy(&self.go_bytes()).into_owned()
     }
+
+    /// `write_text` as a `String`: what a terminal or a diagram may show.
+    pub fn text_string(&self) -> String {
+        let mut out = Vec::new();
+        self.write_text(&mut out);
+        // Quoting escapes every invalid byte, so this is never lossy.
+        String::from_utf8_lossy(&out).into_owned()
+    }
 }
