@@ -99,7 +99,8 @@ enum Command {
         /// List every bucket or group with its tag bytes and slot addresses.
         #[arg(long)]
         physical: bool,
-        /// At most this many entries.
+        /// At most this many entries, and with --physical buckets or groups
+        /// (text: 100 entries and 64 buckets/groups unless given; JSON: all; 0: all).
         #[arg(long)]
         limit: Option<usize>,
         /// `dot`: a Graphviz diagram of the header and every bucket or group
@@ -132,7 +133,8 @@ enum Command {
         /// Stop the process while it is read; it is always resumed.
         #[arg(long, requires = "pid")]
         pause: bool,
-        /// At most this many entries (text: in all; JSON: per list) or census rows.
+        /// At most this many entries (text: in all; JSON: per list) or census
+        /// rows (text: 100 unless given; JSON: all; 0: all).
         #[arg(long)]
         limit: Option<usize>,
         /// Without MAP: write both censuses as pprof profiles, BEFORE,AFTER

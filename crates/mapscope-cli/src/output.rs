@@ -27,6 +27,27 @@ pub fn partial(errors: usize) -> anyhow::Result<()> {
 #[error("{0}")]
 pub struct NotFound(pub String);
 
+/// What `--limit` means in every command: absent, the command's default
+/// for its output (text is bounded so that a 1M-entry map does not flood a
+/// terminal; JSON is complete); 0, no bound; N, at most N.
+pub fn limit(given: Option<usize>, default: usize) -> usize {
+    match given {
+        Some(0) => usize::MAX,
+        Some(n) => n,
+        None => default,
+    }
+}
+
+/// The line that closes a bounded text listing: what was left out and how to
+/// see it.
+pub fn more(out: &mut impl Write, indent: &str, left_out: u64, one: &str, many: &str) -> io::Result<()> {
+    if left_out == 0 {
+        return Ok(());
+    }
+    let noun = if left_out == 1 { one } else { many };
+    writeln!(out, "{indent}… {left_out} more {noun} (--limit N for more, --limit 0 for all)")
+}
+
 /// `1 bucket`, `2 buckets`: counts in words, never `1 bucket(s)`.
 pub fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })

@@ -87,6 +87,34 @@ fn physical_text_is_bounded() {
     }
 }
 
+/// Text `show` is bounded by default and says how much it left out; JSON
+/// and `--limit 0` have every entry the program put in the map.
+#[test]
+fn show_text_entries_are_bounded() {
+    let fx = mapscope_fixtures::get("go1.26").unwrap();
+    let truth = fx.truth().unwrap();
+    let m = truth.map("main.Huge").unwrap();
+    let exe = fx.binary_path().unwrap();
+    let core = fx.core_path().unwrap();
+    let spec = format!("{}:{}", m.address, m.type_name);
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+            .args(["show", exe.to_str().unwrap(), core.to_str().unwrap(), &spec])
+            .args(extra)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let entry_lines = |t: &str| t.lines().filter(|l| l.starts_with("  [0x")).count();
+    let text = run(&[]);
+    assert_eq!(entry_lines(&text), 100, "{text}");
+    let more = format!("  … {} more entries (--limit N for more, --limit 0 for all)", m.len - 100);
+    assert!(text.lines().any(|l| l == more), "{more:?} missing:\n{text}");
+    let all = run(&["--limit", "0"]);
+    assert_eq!(entry_lines(&all), m.len);
+    assert!(!all.contains(" more entries"));
+}
+
 /// `path` prints a key's slot as its bytes in memory order, and the legend
 /// for hops only when there are hops.
 #[test]

@@ -31,6 +31,8 @@ pub struct DiffArgs<'a> {
     pub pprof: &'a [PathBuf],
 }
 
+/// Entries or census rows the text prints unless `--limit` says (JSON has all).
+const TEXT_ROWS: usize = 100;
 /// Moved entries listed in JSON (all are counted).
 const MOVED_EXAMPLES: usize = 20;
 
@@ -152,7 +154,7 @@ fn print_census(d: &CensusDiff, limit: Option<usize>) -> anyhow::Result<()> {
         "status", "Δbytes", "bytes", "len", "type"
     )?;
     let rows: Vec<_> = d.maps.iter().filter(|m| m.status != Status::Same).collect();
-    let shown = limit.unwrap_or(usize::MAX).min(rows.len());
+    let shown = output::limit(limit, TEXT_ROWS).min(rows.len());
     for m in rows.iter().take(shown) {
         let status = match m.status {
             Status::Added => "added",
@@ -174,9 +176,7 @@ fn print_census(d: &CensusDiff, limit: Option<usize>) -> anyhow::Result<()> {
             m.owner
         )?;
     }
-    if shown < rows.len() {
-        writeln!(out, "… {} more (--limit)", rows.len() - shown)?;
-    }
+    output::more(&mut out, "", (rows.len() - shown) as u64, "map", "maps")?;
     out.flush()?;
     Ok(())
 }
@@ -383,7 +383,7 @@ pub struct MapReport<'a> {
 
 pub fn map_json(r: &MapReport<'_>, limit: Option<usize>) -> Json {
     let d = r.diff;
-    let n = limit.unwrap_or(usize::MAX);
+    let n = output::limit(limit, usize::MAX);
     let entry = |e: &mapscope::diff::EntryText| json!({ "key": go(&e.key), "value": go(&e.value) });
     json!({
         "address": format!("{:#x}", r.address_after),
@@ -451,7 +451,7 @@ fn print_map(out: &mut impl Write, r: &MapReport<'_>, limit: Option<usize>) -> a
             String::new()
         }
     )?;
-    let mut budget = limit.unwrap_or(usize::MAX);
+    let mut budget = output::limit(limit, TEXT_ROWS);
     let total = d.added.len() + d.removed.len() + d.changed.len();
     let mut shown = 0usize;
     for e in &d.added {
@@ -478,9 +478,7 @@ fn print_map(out: &mut impl Write, r: &MapReport<'_>, limit: Option<usize>) -> a
         budget -= 1;
         shown += 1;
     }
-    if shown < total {
-        writeln!(out, "  … {} more (--limit)", total - shown)?;
-    }
+    output::more(out, "  ", (total - shown) as u64, "entry", "entries")?;
     if let Some(ev) = r.events {
         if !ev.is_empty() {
             writeln!(out, "  physical:")?;

@@ -594,20 +594,14 @@ fn print_compare(
         return Ok(());
     }
     writeln!(out)?;
-    let shown = match limit {
-        Some(0) => diffs.len(),
-        Some(n) => n.min(diffs.len()),
-        None => DEFAULT_COMPARE_LINES.min(diffs.len()),
-    };
+    let shown = crate::output::limit(limit, DEFAULT_COMPARE_LINES).min(diffs.len());
     // Runtime structures first: they explain most of the rest.
     let mut order: Vec<&Difference> = diffs.iter().collect();
     order.sort_by_key(|d| !d.name.starts_with("runtime.") && !d.name.starts_with("internal/"));
     for d in order.iter().take(shown) {
         writeln!(out, "  {}: {}", d.name, d.what)?;
     }
-    if shown < diffs.len() {
-        writeln!(out, "  … {} more (use --limit 0)", diffs.len() - shown)?;
-    }
+    crate::output::more(&mut out, "  ", (diffs.len() - shown) as u64, "difference", "differences")?;
     out.flush()?;
     Ok(())
 }

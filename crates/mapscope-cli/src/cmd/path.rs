@@ -41,9 +41,9 @@ pub struct PathArgs {
     /// How to print the path.
     #[arg(long, value_enum)]
     format: Option<Format>,
-    /// With --all: list at most this many misplaced entries.
-    #[arg(long, default_value_t = 20)]
-    limit: usize,
+    /// With --all: list at most this many misplaced entries (20 unless given; 0: all).
+    #[arg(long)]
+    limit: Option<usize>,
     #[command(flatten)]
     common: Common,
 }
@@ -72,7 +72,7 @@ pub fn run(a: &PathArgs) -> anyhow::Result<()> {
         e => anyhow::Error::new(e),
     })?;
     if a.all {
-        let r = pm.verify_all(a.limit);
+        let r = pm.verify_all(crate::output::limit(a.limit, 20));
         drop(opened.pause);
         if format == Format::Dot {
             return crate::picture::print_all(&opened.bin, opened.mem.clone(), &pm, &r);
@@ -398,6 +398,8 @@ fn print_all(pm: &PathMap<'_>, r: &VerifyReport, format: Format) -> anyhow::Resu
                 m.key_text, m.place, m.slot, m.container, m.tag, m.hash, m.why
             )?;
         }
+        let listed = r.misplacements.len() as u64;
+        crate::output::more(&mut out, "  ", (r.misplaced as u64).saturating_sub(listed), "misplaced entry", "misplaced entries")?;
     }
     out.flush()?;
     if r.misplaced > 0 {

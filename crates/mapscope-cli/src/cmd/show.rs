@@ -43,6 +43,8 @@ pub const DEFAULT_MAX_STRING: u64 = 4096;
 pub const TORN_RETRIES: usize = 3;
 /// Buckets or groups the text of `--physical` prints unless `--limit` says.
 const DEFAULT_PHYSICAL_CONTAINERS: usize = 64;
+/// Entries the text prints unless `--limit` says (JSON has all).
+const DEFAULT_TEXT_ENTRIES: usize = 100;
 /// How often a paused read that caught the map mid-write resumes the
 /// process briefly and pauses it again.
 const WRITING_RETRIES: usize = 5;
@@ -258,7 +260,8 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
     // Never more entries than the header counts: what a wrong or corrupt
     // layout finds beyond that is not the map's.
     let header_len = usize::try_from(map.header_len()).unwrap_or(usize::MAX);
-    let limit = args.limit.unwrap_or(usize::MAX).min(header_len);
+    let default = if common.json { usize::MAX } else { DEFAULT_TEXT_ENTRIES };
+    let limit = output::limit(args.limit, default).min(header_len);
     let mut errors: Vec<String> = walk_error.into_iter().chain(count_error).chain(writing_error).collect();
     let type_proof = proof.as_ref().map(serde_json::to_value).transpose()?;
 
@@ -358,14 +361,12 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
         }
     }
     let shown_max = (stats.entries as usize).min(header_len);
-    if n < shown_max {
-        writeln!(out, "  … {} more (--limit)", shown_max - n)?;
-    }
+    output::more(&mut out, "  ", shown_max.saturating_sub(n) as u64, "entry", "entries")?;
     if args.physical {
         writeln!(out, "\nphysical:")?;
         // A terminal gets a bounded view (a 1M-entry map has 150k groups);
         // JSON keeps every container.
-        let cap = args.limit.unwrap_or(DEFAULT_PHYSICAL_CONTAINERS).max(1);
+        let cap = output::limit(args.limit, DEFAULT_PHYSICAL_CONTAINERS);
         let mut shown = 0usize;
         let mut more = 0u64;
         for c in map.containers() {
@@ -381,13 +382,9 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
                 }
             }
         }
-        if more > 0 {
-            let what = if matches!(map, MapHandle::Classic(_)) {
-                "buckets"
-            } else {
-                "groups"
-            };
-            writeln!(out, "  … {more} more {what} (raise --limit, or --json for all)")?;
+        match map {
+            MapHandle::Classic(_) => output::more(&mut out, "  ", more, "bucket", "buckets")?,
+            _ => output::more(&mut out, "  ", more, "group", "groups")?,
         }
     }
     for e in &errors {
