@@ -32,6 +32,13 @@ const LONG_VERSION: &str = concat!(
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Write the output to FILE instead of stdout (report: the HTML page,
+    /// mapscope-report.html unless given).
+    #[arg(short = 'o', long = "output", value_name = "FILE", global = true)]
+    output: Option<PathBuf>,
+    /// Colour in text output: auto is on for a terminal unless NO_COLOR is set.
+    #[arg(long, value_enum, global = true, default_value_t = output::ColorChoice::Auto)]
+    color: output::ColorChoice,
 }
 
 #[derive(Subcommand)]
@@ -196,6 +203,15 @@ pub struct Common {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The report names its own HTML file with -o; everything else writes its
+    // output there instead of stdout.
+    let sink = match cli.command {
+        Command::Report(_) => None,
+        _ => cli.output.as_deref(),
+    };
+    if let Err(e) = output::configure(sink, cli.color) {
+        return output::finish(Err(e));
+    }
     let result = match cli.command {
         Command::Info { exe, common } => cmd::info::run(&exe, &common),
         Command::Layout {
@@ -243,7 +259,7 @@ fn main() -> ExitCode {
             cmd::show::run(&target, core, &show, &common)
         }),
         Command::Path(args) => cmd::path::run(&args),
-        Command::Report(args) => cmd::report::run(&args),
+        Command::Report(args) => cmd::report::run(&args, cli.output.as_deref()),
         Command::Disasm { exe, func, common } => cmd::disasm::run(&exe, func.as_deref(), &common),
         Command::Diff {
             exe,
@@ -267,12 +283,17 @@ fn main() -> ExitCode {
         Command::Watch(args) => cmd::watch::run(&args),
         Command::Demo { fixture, common } => cmd::demo::run(fixture.as_deref(), &common),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "mapscope", &mut std::io::stdout());
-            Ok(())
+            let mut out = output::stdout();
+            clap_complete::generate(shell, &mut Cli::command(), "mapscope", &mut out);
+            std::io::Write::flush(&mut out).map_err(Into::into)
         }
-        Command::Man => clap_mangen::Man::new(Cli::command())
-            .render(&mut std::io::stdout())
-            .map_err(Into::into),
+        Command::Man => {
+            let mut out = output::stdout();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .and_then(|()| std::io::Write::flush(&mut out))
+                .map_err(Into::into)
+        }
     };
     output::finish(result)
 }

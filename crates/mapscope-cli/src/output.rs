@@ -53,8 +53,88 @@ pub fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
-    io::BufWriter::with_capacity(1 << 16, io::stdout().lock())
+/// Whether text output is coloured (`--color`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set (no-color.org).
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Where this run's output goes, decided once in `main`.
+struct Sink {
+    /// `-o FILE`, opened (and truncated) once; every writer is a clone of
+    /// its descriptor, so writers share one offset and append in turn.
+    file: Option<std::fs::File>,
+    color: bool,
+}
+
+static SINK: std::sync::OnceLock<Sink> = std::sync::OnceLock::new();
+
+/// Sends the output to `file` (stdout without one) and decides colour:
+/// never into a file or a pipe unless `always`.
+pub fn configure(file: Option<&std::path::Path>, color: ColorChoice) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::IsTerminal as _;
+    let file = file
+        .map(|p| std::fs::File::create(p).with_context(|| format!("cannot write the output to {}", p.display())))
+        .transpose()?;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let color = match color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => file.is_none() && !no_color && io::stdout().is_terminal(),
+    };
+    let _ = SINK.set(Sink { file, color });
+    Ok(())
+}
+
+/// Whether text may carry ANSI colour (see [`configure`]).
+pub fn color() -> bool {
+    SINK.get().is_some_and(|s| s.color)
+}
+
+/// A writer for this run's output: stdout, or the `-o` file.
+pub type Out = io::BufWriter<Box<dyn Write>>;
+
+pub fn stdout() -> Out {
+    let sink: Box<dyn Write> = match SINK.get().and_then(|s| s.file.as_ref()).map(std::fs::File::try_clone) {
+        Some(Ok(f)) => Box::new(f),
+        // A descriptor that cannot be cloned is reported at the first write.
+        Some(Err(e)) => Box::new(Failed(Some(e))),
+        None => Box::new(io::stdout().lock()),
+    };
+    io::BufWriter::with_capacity(1 << 16, sink)
+}
+
+/// A writer whose first write returns the error that made it.
+struct Failed(Option<io::Error>);
+
+impl Write for Failed {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(self.0.take().unwrap_or_else(|| io::Error::other("the output file could not be opened")))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// SGR colours of the physical view, one per slot state, so that full,
+/// empty, deleted and evacuated slots are told apart at a glance.
+pub fn paint(text: &str, state: &str) -> String {
+    if !color() {
+        return text.to_string();
+    }
+    let sgr = match state {
+        "full" => "32",                                       // green
+        "deleted" | "emptyOne" => "33",                       // yellow: a tombstone
+        "empty" | "emptyRest" => "2",                         // dim
+        "evacuatedX" | "evacuatedY" | "evacuatedEmpty" => "36", // cyan: moved by a grow
+        _ => "31",                                            // red: not a valid state
+    };
+    format!("\x1b[{sgr}m{text}\x1b[0m")
 }
 
 pub fn json(value: &impl serde::Serialize) -> anyhow::Result<()> {

@@ -142,3 +142,46 @@ fn path_text_reads_keys_as_bytes() {
         assert!(!text.contains("(* = hop"), "{name}:\n{text}");
     }
 }
+
+/// The physical view is coloured only when asked for or on a terminal:
+/// output into a pipe or a file (`-o`) carries no escape sequences, and
+/// `-o FILE` holds exactly what stdout would have.
+#[test]
+fn colour_and_output_file() {
+    let fx = mapscope_fixtures::get("go1.26").unwrap();
+    let truth = fx.truth().unwrap();
+    let m = truth.map("main.Deleted").unwrap();
+    let exe = fx.binary_path().unwrap();
+    let core = fx.core_path().unwrap();
+    let spec = format!("{}:{}", m.address, m.type_name);
+    let run = |extra: &[&str], no_color: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mapscope"));
+        cmd.args(["show", "--physical", exe.to_str().unwrap(), core.to_str().unwrap(), &spec])
+            .args(extra);
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        } else {
+            cmd.env_remove("NO_COLOR");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let plain = run(&[], false);
+    assert!(!plain.contains('\x1b'), "colour into a pipe:\n{plain}");
+    let coloured = run(&["--color", "always"], true);
+    assert!(coloured.contains("\x1b[32m"), "no colour with --color always:\n{coloured}");
+    // Without the escapes it is the same text.
+    let mut stripped = coloured.clone();
+    for sgr in ["\x1b[32m", "\x1b[33m", "\x1b[2m", "\x1b[36m", "\x1b[31m", "\x1b[0m"] {
+        stripped = stripped.replace(sgr, "");
+    }
+    assert_eq!(stripped, plain);
+    let dir = std::env::temp_dir().join(format!("mapscope-o-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("show.txt");
+    let to_file = run(&["-o", file.to_str().unwrap(), "--color", "auto"], false);
+    assert!(to_file.is_empty(), "-o still wrote to stdout: {to_file}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), plain);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -3,7 +3,7 @@
 //! offline HTML page.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, Context};
 use clap::Args;
@@ -21,9 +21,6 @@ pub struct ReportArgs {
     /// (`main.Handlers`, `0xADDR:map[K]V`, an owner or `0xADDR` from the census).
     #[arg(value_name = "CORE|MAP")]
     args: Vec<String>,
-    /// The HTML file to write.
-    #[arg(short = 'o', long = "output", default_value = "mapscope-report.html")]
-    output: PathBuf,
     /// Also draw the N largest maps of the census by bytes (0: only those named).
     #[arg(long, default_value_t = 10)]
     top: usize,
@@ -31,7 +28,11 @@ pub struct ReportArgs {
     common: Common,
 }
 
-pub fn run(a: &ReportArgs) -> anyhow::Result<()> {
+/// The page's file when `-o` does not name one.
+const DEFAULT_OUTPUT: &str = "mapscope-report.html";
+
+pub fn run(a: &ReportArgs, output: Option<&Path>) -> anyhow::Result<()> {
+    let output = output.unwrap_or(Path::new(DEFAULT_OUTPUT));
     let (core, wanted): (Option<&Path>, &[String]) = match (a.target.pid, a.args.split_first()) {
         (Some(_), _) => (None, &a.args),
         (None, Some((core, rest))) => (Some(Path::new(core.as_str())), rest),
@@ -131,11 +132,11 @@ pub fn run(a: &ReportArgs) -> anyhow::Result<()> {
         "layouts": serde_json::to_value(&layouts)?,
         "errors": errors,
     });
-    let file = std::fs::File::create(&a.output).with_context(|| a.output.display().to_string())?;
+    let file = std::fs::File::create(output).with_context(|| output.display().to_string())?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let title = format!("mapscope report — {exe} {source}");
     report::write_html(&mut out, &title, meta, maps)?;
-    out.flush().with_context(|| a.output.display().to_string())?;
-    eprintln!("wrote {}", a.output.display());
+    out.flush().with_context(|| output.display().to_string())?;
+    eprintln!("wrote {}", output.display());
     Ok(())
 }

@@ -513,7 +513,7 @@ fn print_container(out: &mut impl Write, map: &MapHandle, c: &Container) -> std:
     let tags: Vec<String> = c
         .tags
         .iter()
-        .map(|&t| format!("{t:02x}:{}", map.tag_state(t)))
+        .map(|&t| output::paint(&format!("{t:02x}:{}", map.tag_state(t)), map.tag_state(t)))
         .collect();
     write!(out, "  {place:<24} {:#x}  [{}]", c.addr, tags.join(" "))?;
     if c.overflow != 0 {
