@@ -45,7 +45,10 @@ pub fn more(out: &mut impl Write, indent: &str, left_out: u64, one: &str, many: 
         return Ok(());
     }
     let noun = if left_out == 1 { one } else { many };
-    writeln!(out, "{indent}… {left_out} more {noun} (--limit N for more, --limit 0 for all)")
+    writeln!(
+        out,
+        "{indent}… {left_out} more {noun} (--limit N for more, --limit 0 for all)"
+    )
 }
 
 /// `1 bucket`, `2 buckets`: counts in words, never `1 bucket(s)`.
@@ -114,7 +117,10 @@ struct Failed(Option<io::Error>);
 
 impl Write for Failed {
     fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-        Err(self.0.take().unwrap_or_else(|| io::Error::other("the output file could not be opened")))
+        Err(self
+            .0
+            .take()
+            .unwrap_or_else(|| io::Error::other("the output file could not be opened")))
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -128,11 +134,11 @@ pub fn paint(text: &str, state: &str) -> String {
         return text.to_string();
     }
     let sgr = match state {
-        "full" => "32",                                       // green
-        "deleted" | "emptyOne" => "33",                       // yellow: a tombstone
-        "empty" | "emptyRest" => "2",                         // dim
+        "full" => "32",                                         // green
+        "deleted" | "emptyOne" => "33",                         // yellow: a tombstone
+        "empty" | "emptyRest" => "2",                           // dim
         "evacuatedX" | "evacuatedY" | "evacuatedEmpty" => "36", // cyan: moved by a grow
-        _ => "31",                                            // red: not a valid state
+        _ => "31",                                              // red: not a valid state
     };
     format!("\x1b[{sgr}m{text}\x1b[0m")
 }

@@ -120,7 +120,10 @@ fn diff_of_named_maps_equals_the_programs_truth() {
             .count();
         assert_eq!(listed, 5, "{text}");
         let total = cleared.added.len() + cleared.removed.len() + cleared.changed.len();
-        assert!(text.contains(&format!("… {} more entries (--limit N", total - 5)), "{text}");
+        assert!(
+            text.contains(&format!("… {} more entries (--limit N", total - 5)),
+            "{text}"
+        );
     }
 }
 

@@ -108,7 +108,7 @@ fn the_drained_map_ranks_first_by_waste() {
         }
         assert!(lines
             .iter()
-            .any(|l| l.starts_with("… ") && l.ends_with("more (use --top 0)")));
+            .any(|l| l.starts_with("… ") && l.ends_with("more maps (--top N for more, --top 0 for all)")));
     }
 }
 

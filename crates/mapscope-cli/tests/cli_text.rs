@@ -108,7 +108,10 @@ fn show_text_entries_are_bounded() {
     let entry_lines = |t: &str| t.lines().filter(|l| l.starts_with("  [0x")).count();
     let text = run(&[]);
     assert_eq!(entry_lines(&text), 100, "{text}");
-    let more = format!("  … {} more entries (--limit N for more, --limit 0 for all)", m.len - 100);
+    let more = format!(
+        "  … {} more entries (--limit N for more, --limit 0 for all)",
+        m.len - 100
+    );
     assert!(text.lines().any(|l| l == more), "{more:?} missing:\n{text}");
     let all = run(&["--limit", "0"]);
     assert_eq!(entry_lines(&all), m.len);
@@ -156,8 +159,14 @@ fn colour_and_output_file() {
     let spec = format!("{}:{}", m.address, m.type_name);
     let run = |extra: &[&str], no_color: bool| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mapscope"));
-        cmd.args(["show", "--physical", exe.to_str().unwrap(), core.to_str().unwrap(), &spec])
-            .args(extra);
+        cmd.args([
+            "show",
+            "--physical",
+            exe.to_str().unwrap(),
+            core.to_str().unwrap(),
+            &spec,
+        ])
+        .args(extra);
         if no_color {
             cmd.env("NO_COLOR", "1");
         } else {
@@ -170,7 +179,10 @@ fn colour_and_output_file() {
     let plain = run(&[], false);
     assert!(!plain.contains('\x1b'), "colour into a pipe:\n{plain}");
     let coloured = run(&["--color", "always"], true);
-    assert!(coloured.contains("\x1b[32m"), "no colour with --color always:\n{coloured}");
+    assert!(
+        coloured.contains("\x1b[32m"),
+        "no colour with --color always:\n{coloured}"
+    );
     // Without the escapes it is the same text.
     let mut stripped = coloured.clone();
     for sgr in ["\x1b[32m", "\x1b[33m", "\x1b[2m", "\x1b[36m", "\x1b[31m", "\x1b[0m"] {

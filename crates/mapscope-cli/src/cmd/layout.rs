@@ -601,7 +601,13 @@ fn print_compare(
     for d in order.iter().take(shown) {
         writeln!(out, "  {}: {}", d.name, d.what)?;
     }
-    crate::output::more(&mut out, "  ", (diffs.len() - shown) as u64, "difference", "differences")?;
+    crate::output::more(
+        &mut out,
+        "  ",
+        (diffs.len() - shown) as u64,
+        "difference",
+        "differences",
+    )?;
     out.flush()?;
     Ok(())
 }

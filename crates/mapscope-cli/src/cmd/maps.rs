@@ -281,7 +281,12 @@ fn census(
         )?;
     }
     if shown < c.maps.len() {
-        writeln!(out, "… {} more (use --top 0)", c.maps.len() - shown)?;
+        let left = (c.maps.len() - shown) as u64;
+        writeln!(
+            out,
+            "… {left} more {} (--top N for more, --top 0 for all)",
+            if left == 1 { "map" } else { "maps" }
+        )?;
     }
     for e in &c.errors {
         writeln!(out, "note: {e}")?;

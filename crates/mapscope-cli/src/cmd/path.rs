@@ -187,7 +187,12 @@ fn path_json(p: &KeyPath) -> Json {
 }
 
 fn print_text(out: &mut impl Write, p: &KeyPath) -> std::io::Result<()> {
-    writeln!(out, "{}  {}  at {:#x}  ({})", p.map, p.type_name, p.header, p.variant)?;
+    writeln!(
+        out,
+        "{}  ({})",
+        mapscope::maps::resolve::title(&p.map, &p.type_name, p.header),
+        p.variant
+    )?;
     writeln!(out, "key {}", p.key_text)?;
     let h = &p.hash;
     match h.value {
@@ -358,15 +363,7 @@ fn print_all(pm: &PathMap<'_>, r: &VerifyReport, format: Format) -> anyhow::Resu
         serde_json::to_writer_pretty(&mut out, &j)?;
         writeln!(out)?;
     } else {
-        writeln!(
-            out,
-            "{}  {}  at {:#x}  ({}), seed {:#x}",
-            pm.named.name,
-            pm.named.map_type.name,
-            pm.named.header,
-            pm.variant(),
-            pm.seed()
-        )?;
+        writeln!(out, "{}  ({}), seed {:#x}", pm.named.title(), pm.variant(), pm.seed())?;
         if let Some(e) = &r.hash_unavailable {
             writeln!(out, "cannot check placements: {e}")?;
         }
@@ -381,12 +378,25 @@ fn print_all(pm: &PathMap<'_>, r: &VerifyReport, format: Format) -> anyhow::Resu
         if classic {
             writeln!(out, "  {} entries still in the old array", r.in_old_array)?;
         }
-        let hist: Vec<String> = r.probe_lengths.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        // In words: `1 group: 1899 entries, 2 groups: 70`, not `1:1899 2:70`.
+        let hist: Vec<String> = r
+            .probe_lengths
+            .iter()
+            .map(|(&k, &v)| match (classic, k) {
+                (true, 0) => format!("in the bucket itself {v}"),
+                (true, k) => format!("{k} overflow deep {v}"),
+                (false, k) => format!("{} {v}", crate::output::count(k as u64, "group", "groups")),
+            })
+            .collect();
         writeln!(
             out,
             "  {}: {}  (longest {max}, mean {mean:.3})",
-            if classic { "overflow depth" } else { "groups probed" },
-            hist.join(" ")
+            if classic {
+                "entries by overflow depth"
+            } else {
+                "entries by groups probed to reach them"
+            },
+            hist.join(", ")
         )?;
         if let Some(e) = &r.walk_error {
             writeln!(out, "  walk stopped: {e}")?;
@@ -399,7 +409,13 @@ fn print_all(pm: &PathMap<'_>, r: &VerifyReport, format: Format) -> anyhow::Resu
             )?;
         }
         let listed = r.misplacements.len() as u64;
-        crate::output::more(&mut out, "  ", (r.misplaced as u64).saturating_sub(listed), "misplaced entry", "misplaced entries")?;
+        crate::output::more(
+            &mut out,
+            "  ",
+            (r.misplaced as u64).saturating_sub(listed),
+            "misplaced entry",
+            "misplaced entries",
+        )?;
     }
     out.flush()?;
     if r.misplaced > 0 {

@@ -413,11 +413,7 @@ fn print_text(
     map: &MapHandle,
     s: &MapStats,
 ) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{}  {}  at {:#x}  ({variant})",
-        named.name, named.map_type.name, named.header
-    )?;
+    writeln!(out, "{}  ({variant})", named.title())?;
     match map {
         MapHandle::Classic(m) => {
             let h = &m.header;
@@ -521,4 +517,3 @@ fn print_container(out: &mut impl Write, map: &MapHandle, c: &Container) -> std:
     }
     writeln!(out)
 }
-

@@ -37,6 +37,25 @@ pub struct NamedMap {
     pub header: u64,
 }
 
+impl NamedMap {
+    /// The map as a heading: `main.Handlers  map[string]int  at 0x…`, or
+    /// without the name when it only repeats the address and type it was
+    /// given as (`0x…:map[string]int`).
+    pub fn title(&self) -> String {
+        title(&self.name, &self.map_type.name, self.header)
+    }
+}
+
+/// See [`NamedMap::title`].
+pub fn title(name: &str, type_name: &str, header: u64) -> String {
+    let spec = format!("{header:#x}:{type_name}");
+    if name == spec || name.strip_prefix("0x").is_some_and(|rest| !rest.contains(':')) {
+        format!("{type_name}  at {header:#x}")
+    } else {
+        format!("{name}  {type_name}  at {header:#x}")
+    }
+}
+
 fn as_map(bin: &GoBinary, name: &str, t: GoType) -> Result<GoType, ResolveError> {
     if t.kind != Kind::Map {
         return Err(ResolveError::NotAMap {

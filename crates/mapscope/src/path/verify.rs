@@ -96,7 +96,8 @@ pub(crate) fn judge(report: &HashReport, found: Option<&Found>) -> (bool, Vec<St
                 let dir_ok = f.dir_range.is_some_and(|(a, b)| (a..=b).contains(directory_index));
                 checks.push(format!(
                     "directory: computed slot {directory_index}, the key's table fills {} — {}",
-                    f.dir_range.map_or_else(|| "unknown directory slots".into(), crate::diff::directory_slots),
+                    f.dir_range
+                        .map_or_else(|| "unknown directory slots".into(), crate::diff::directory_slots),
                     if dir_ok { "inside" } else { "OUTSIDE" }
                 ));
                 checks.push(format!(
