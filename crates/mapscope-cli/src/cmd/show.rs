@@ -43,6 +43,8 @@ pub const DEFAULT_MAX_STRING: u64 = 4096;
 pub const TORN_RETRIES: usize = 3;
 /// Buckets or groups the text of `--physical` prints unless `--limit` says.
 const DEFAULT_PHYSICAL_CONTAINERS: usize = 64;
+/// Tables the text's header lists (a directory may have 2^26 slots).
+const TEXT_TABLES: usize = 16;
 /// Entries the text prints unless `--limit` says (JSON has all).
 const DEFAULT_TEXT_ENTRIES: usize = 100;
 /// How often a paused read that caught the map mid-write resumes the
@@ -445,7 +447,7 @@ fn print_text(
                 h.global_shift,
                 if h.is_small() { " (small map: one group)" } else { "" }
             )?;
-            for t in &m.tables {
+            for t in m.tables.iter().take(TEXT_TABLES) {
                 writeln!(
                     out,
                     "  table {:#x}: capacity={} used={} growthLeft={} localDepth={} groups={:#x} ({})",
@@ -456,6 +458,14 @@ fn print_text(
                     t.local_depth,
                     t.groups,
                     mapscope::diff::directory_slots((t.dir_first, t.dir_first + t.dir_slots.saturating_sub(1)))
+                )?;
+            }
+            let more = m.tables.len().saturating_sub(TEXT_TABLES);
+            if more > 0 {
+                writeln!(
+                    out,
+                    "  … {} (--json lists every table)",
+                    count(more as u64, "more table", "more tables")
                 )?;
             }
         }
