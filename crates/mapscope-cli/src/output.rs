@@ -51,6 +51,31 @@ pub fn more(out: &mut impl Write, indent: &str, left_out: u64, one: &str, many: 
     )
 }
 
+/// Text from the target made safe for a terminal where it was not rendered
+/// with `%q` (the diff keeps `fmt.Sprint` text): control characters, DEL,
+/// C1 controls and bidi overrides become Go escapes (`\x1b`, `\u202e`), so
+/// a hostile core cannot move the cursor or reorder a line.
+pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\t')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if unsafe_char(c) && (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// `1 bucket`, `2 buckets`: counts in words, never `1 bucket(s)`.
 pub fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -210,5 +235,12 @@ mod tests {
             super::message(&e),
             "reading the map header at 0x1234: 0x1234 is not mapped"
         );
+    }
+
+    #[test]
+    fn terminal_safe_escapes_what_drives_a_terminal() {
+        assert_eq!(super::terminal_safe("plain → text\tok"), "plain → text\tok");
+        assert_eq!(super::terminal_safe("a\x1b[2Jb\nc\u{9b}d"), "a\\x1b[2Jb\\nc\\x9bd");
+        assert_eq!(super::terminal_safe("x\u{202e}y\u{7f}"), "x\\u202ey\\x7f");
     }
 }

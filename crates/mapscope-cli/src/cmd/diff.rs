@@ -18,7 +18,7 @@ use mapscope::values::ValueDecoder;
 use serde_json::{json, Value as Json};
 
 use super::target::Opened;
-use crate::output;
+use crate::output::{self, terminal_safe as safe};
 use crate::{Common, Target};
 
 pub struct DiffArgs<'a> {
@@ -458,7 +458,7 @@ fn print_map(out: &mut impl Write, r: &MapReport<'_>, limit: Option<usize>) -> a
         if budget == 0 {
             break;
         }
-        writeln!(out, "  + {}  →  {}", e.key, e.value)?;
+        writeln!(out, "  + {}  →  {}", safe(&e.key), safe(&e.value))?;
         budget -= 1;
         shown += 1;
     }
@@ -466,7 +466,7 @@ fn print_map(out: &mut impl Write, r: &MapReport<'_>, limit: Option<usize>) -> a
         if budget == 0 {
             break;
         }
-        writeln!(out, "  − {}  →  {}", e.key, e.value)?;
+        writeln!(out, "  − {}  →  {}", safe(&e.key), safe(&e.value))?;
         budget -= 1;
         shown += 1;
     }
@@ -474,7 +474,13 @@ fn print_map(out: &mut impl Write, r: &MapReport<'_>, limit: Option<usize>) -> a
         if budget == 0 {
             break;
         }
-        writeln!(out, "  ~ {}  :  {}  →  {}", c.key, c.before, c.after)?;
+        writeln!(
+            out,
+            "  ~ {}  :  {}  →  {}",
+            safe(&c.key),
+            safe(&c.before),
+            safe(&c.after)
+        )?;
         budget -= 1;
         shown += 1;
     }
