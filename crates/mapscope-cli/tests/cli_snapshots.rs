@@ -72,3 +72,29 @@ fn text_output_snapshots() {
         }
     }
 }
+
+/// `diff` of each snapshot pair: the census, and the entries and physical
+/// events of the maps the program changed.
+#[test]
+fn diff_text_snapshots() {
+    let _guard = settings().bind_to_scope();
+    for pair in mapscope_fixtures::diffpair::pairs().unwrap() {
+        let exe = pair.binary_path().unwrap();
+        let (a, b) = (pair.before_core().unwrap(), pair.after_core().unwrap());
+        let (exe, a, b) = (exe.to_str().unwrap(), a.to_str().unwrap(), b.to_str().unwrap());
+        let census = mapscope(&["diff", exe, a, b, "--limit", "12"]);
+        insta::assert_snapshot!(format!("{}-census", pair.name()), census);
+        let maps = mapscope(&[
+            "diff",
+            exe,
+            a,
+            b,
+            "main.mixed",
+            "main.grown",
+            "main.dels",
+            "--limit",
+            "10",
+        ]);
+        insta::assert_snapshot!(format!("{}-maps", pair.name()), maps);
+    }
+}

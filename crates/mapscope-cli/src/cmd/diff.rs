@@ -381,6 +381,27 @@ pub struct MapReport<'a> {
     pub errors: &'a [String],
 }
 
+/// Whether a `map[K]V` type name's key and elem are Go's `string`.
+fn string_kinds(map_type: &str) -> (bool, bool) {
+    let Some(rest) = map_type.strip_prefix("map[") else {
+        return (false, false);
+    };
+    let mut depth = 1usize;
+    for (i, c) in rest.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return (&rest[..i] == "string", &rest[i + 1..] == "string");
+                }
+            }
+            _ => {}
+        }
+    }
+    (false, false)
+}
+
 pub fn map_json(r: &MapReport<'_>, limit: Option<usize>) -> Json {
     let d = r.diff;
     let n = output::limit(limit, usize::MAX);
@@ -423,6 +444,17 @@ pub fn counts_line(d: &EntryDiff) -> String {
 }
 
 fn print_map(out: &mut impl Write, r: &MapReport<'_>, limit: Option<usize>) -> anyhow::Result<()> {
+    // A string key or value is quoted as `%q` writes it, as `show` does;
+    // other kinds keep fmt.Sprint's text, made safe for a terminal.
+    let (key_string, elem_string) = string_kinds(r.type_name);
+    let shown = |text: &str, quote: bool| {
+        if quote {
+            mapscope::values::quote(text.as_bytes())
+        } else {
+            safe(text).into_owned()
+        }
+    };
+    let (k, v) = (|t: &str| shown(t, key_string), |t: &str| shown(t, elem_string));
     let d = r.diff;
     let moved_at = if r.address_before == r.address_after {
         format!("at {:#x}", r.address_after)
@@ -458,7 +490,7 @@ fn print_map(out: &mut impl Write, r: &MapReport<'_>, limit: Option<usize>) -> a
         if budget == 0 {
             break;
         }
-        writeln!(out, "  + {}  →  {}", safe(&e.key), safe(&e.value))?;
+        writeln!(out, "  + {}  →  {}", k(&e.key), v(&e.value))?;
         budget -= 1;
         shown += 1;
     }
@@ -466,7 +498,7 @@ fn print_map(out: &mut impl Write, r: &MapReport<'_>, limit: Option<usize>) -> a
         if budget == 0 {
             break;
         }
-        writeln!(out, "  − {}  →  {}", safe(&e.key), safe(&e.value))?;
+        writeln!(out, "  − {}  →  {}", k(&e.key), v(&e.value))?;
         budget -= 1;
         shown += 1;
     }
@@ -474,13 +506,7 @@ fn print_map(out: &mut impl Write, r: &MapReport<'_>, limit: Option<usize>) -> a
         if budget == 0 {
             break;
         }
-        writeln!(
-            out,
-            "  ~ {}  :  {}  →  {}",
-            safe(&c.key),
-            safe(&c.before),
-            safe(&c.after)
-        )?;
+        writeln!(out, "  ~ {}  :  {}  →  {}", k(&c.key), v(&c.before), v(&c.after))?;
         budget -= 1;
         shown += 1;
     }

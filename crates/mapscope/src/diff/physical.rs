@@ -96,7 +96,7 @@ impl std::fmt::Display for Event {
             Event::Evacuated { after, old_buckets, .. } => write!(f, "evacuated {after}/{old_buckets} buckets"),
             Event::Overflow { before, after } => write!(f, "overflow buckets {before}→{after}"),
             Event::SeedChanged { before, after } => write!(f, "seed changed (clear): {before}→{after}"),
-            Event::Directory { before, after, .. } => write!(f, "directory {before}→{after}"),
+            Event::Directory { before, after, .. } => write!(f, "directory {before}→{after} slots"),
             Event::SmallToTable => write!(f, "small map became a table"),
             Event::TableSplit { table, into } => {
                 write!(
@@ -127,7 +127,11 @@ impl std::fmt::Display for Event {
                     write!(f, "tombstones cleared −{} ({before}→{after})", before - after)
                 }
             }
-            Event::EntriesMoved { count } => write!(f, "{count} entries moved bucket/group or slot"),
+            Event::EntriesMoved { count } => write!(
+                f,
+                "{count} {} now in another bucket, group or slot",
+                if *count == 1 { "entry" } else { "entries" }
+            ),
         }
     }
 }

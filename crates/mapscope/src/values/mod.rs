@@ -39,6 +39,14 @@ mod render;
 mod value;
 
 pub use decode::{EntryPlans, ValueDecoder};
+
+/// `strconv.Quote` of `bytes`, as `%q` writes a string.
+pub fn quote(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len() + 2);
+    render::write_quoted(&mut out, bytes);
+    // Quoting escapes every byte that is not valid UTF-8.
+    String::from_utf8_lossy(&out).into_owned()
+}
 pub use error::ValueError;
 pub use json::{FuncJson, ValueJson};
 pub use plan::Plan;
