@@ -197,3 +197,71 @@ fn colour_and_output_file() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), plain);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A map value's JSON names the inner map's header, and that header, shown
+/// on its own, holds what the program printed for the value.
+#[test]
+fn nested_map_values_lead_to_their_header() {
+    for name in ["go1.22", "go1.26", "go1.27-split"] {
+        let fx = mapscope_fixtures::get(name).unwrap();
+        let truth = fx.truth().unwrap();
+        let m = truth.map("main.Nested").unwrap();
+        let exe = fx.binary_path().unwrap();
+        let core = fx.core_path().unwrap();
+        let (exe, core) = (exe.to_str().unwrap(), core.to_str().unwrap());
+        let spec = format!("{}:{}", m.address, m.type_name);
+        let run = |args: &[&str]| {
+            let out = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        };
+        let doc = run(&["show", "--json", exe, core, &spec]);
+        let inner_type = m.type_name.strip_prefix("map[string]").unwrap();
+        let mut checked = 0;
+        for (key, value) in &m.entries {
+            let e = doc["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["key"]["go"] == key.as_str())
+                .unwrap_or_else(|| panic!("{name}: key {key} missing"));
+            let header = e["value"]["map"]["header"].as_str().unwrap();
+            if header == "0x0" {
+                assert_eq!(value, "map[]", "{name}: a nil map prints as map[]");
+                continue;
+            }
+            let inner = run(&["show", "--json", exe, core, &format!("{header}:{inner_type}")]);
+            assert_eq!(
+                inner["entries"].as_array().unwrap().len() as u64,
+                e["value"]["map"]["len"].as_u64().unwrap()
+            );
+            // fmt prints a map's entries sorted by key, as the truth holds them.
+            let mut pairs: Vec<(String, String)> = inner["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| {
+                    (
+                        x["key"]["go"].as_str().unwrap().to_string(),
+                        x["value"]["go"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            pairs.sort();
+            let text = format!(
+                "map[{}]",
+                pairs
+                    .iter()
+                    .map(|(k, v)| format!("{k}:{v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            assert_eq!(&text, value, "{name}: {key}");
+            checked += 1;
+        }
+        assert!(checked > 0, "{name}: no non-nil inner map");
+    }
+}

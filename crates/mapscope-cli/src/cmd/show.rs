@@ -137,7 +137,7 @@ fn push_value(out: &mut Vec<u8>, v: &Value, scratch: &mut Vec<u8>) -> serde_json
     scratch.clear();
     v.write_go(scratch);
     let text = match std::str::from_utf8(scratch) {
-        Ok(t) if v.func().is_none() && v.dynamic_type().is_none() && v.is_complete() => t,
+        Ok(t) if v.func().is_none() && v.dynamic_type().is_none() && v.map_header().is_none() && v.is_complete() => t,
         _ => return serde_json::to_writer(&mut *out, &v.to_json()),
     };
     out.extend_from_slice(b"{\"go\":");
@@ -341,6 +341,22 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
                 k.write_text(&mut buf);
                 buf.extend_from_slice("  →  ".as_bytes());
                 v.write_text(&mut buf);
+                // What %v does not print but a reader needs: an interface's
+                // dynamic type, and where a map value's own header is.
+                match (v.dynamic_type(), v.map_header()) {
+                    (t, Some((0, _))) => {
+                        let t = t.map(|t| format!("{} ", output::terminal_safe(t))).unwrap_or_default();
+                        buf.extend_from_slice(format!("  (nil {t}map)").as_bytes());
+                    }
+                    (t, Some((h, _))) => {
+                        let t = t.map_or("map".into(), output::terminal_safe);
+                        buf.extend_from_slice(format!("  ({t} at {h:#x})").as_bytes());
+                    }
+                    (Some(t), _) if v.func().is_none() => {
+                        buf.extend_from_slice(format!("  ({})", output::terminal_safe(t)).as_bytes());
+                    }
+                    _ => {}
+                }
                 if let Some(f) = v.func() {
                     if let Some(s) = &f.symbol {
                         buf.extend_from_slice(

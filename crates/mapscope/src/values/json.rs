@@ -18,9 +18,19 @@ pub struct ValueJson {
     /// For an interface value: its dynamic type's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dynamic_type: Option<String>,
+    /// For a map value: the inner map's header (`0x0` for a nil map) and len;
+    /// `address` is where the map pointer is stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map: Option<MapRefJson>,
     /// Present (true) when part of the value was truncated, elided or unreadable.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub incomplete: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MapRefJson {
+    pub header: String,
+    pub len: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -67,6 +77,10 @@ impl Value {
                 },
             }),
             dynamic_type: self.dynamic_type().map(str::to_string),
+            map: self.map_header().map(|(header, len)| MapRefJson {
+                header: hex(header),
+                len,
+            }),
             incomplete: !self.is_complete(),
         }
     }

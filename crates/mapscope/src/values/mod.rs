@@ -48,7 +48,7 @@ pub fn quote(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 pub use error::ValueError;
-pub use json::{FuncJson, ValueJson};
+pub use json::{FuncJson, MapRefJson, ValueJson};
 pub use plan::Plan;
 pub use value::{Captured, Dynamic, Elision, FieldValue, FuncSymbol, FuncValue, Value, ValueKind};
 

@@ -178,6 +178,17 @@ impl Value {
         }
     }
 
+    /// For a map value (also inside an interface): the inner map's header
+    /// address (0 for a nil map) and its count, so that it can be shown
+    /// on its own (`show 0xHEADER:TYPE`).
+    pub fn map_header(&self) -> Option<(u64, u64)> {
+        match &self.kind {
+            ValueKind::Map { header, len, .. } => Some((*header, *len)),
+            ValueKind::Interface(Some(d)) => d.value.map_header(),
+            _ => None,
+        }
+    }
+
     /// The dynamic type's name, for an interface value.
     pub fn dynamic_type(&self) -> Option<&str> {
         match &self.kind {
