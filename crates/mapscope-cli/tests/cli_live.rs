@@ -52,6 +52,33 @@ fn state(pid: u32) -> char {
     stat.rsplit(')').next().and_then(|r| r.trim().chars().next()).unwrap()
 }
 
+/// Any thread of the process stopped (`T`: SIGSTOP, `t`: held by ptrace).
+fn held(pid: u32) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| {
+            d.flatten().any(|t| {
+                std::fs::read_to_string(t.path().join("stat"))
+                    .ok()
+                    .and_then(|s| s.rsplit(')').next().and_then(|r| r.trim().chars().next()))
+                    .is_some_and(|c| c == 'T' || c == 't')
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// Every thread of the process held by ptrace, and by whom.
+fn all_traced_by(pid: u32, tracer: u32) -> bool {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    dir.flatten().all(|t| {
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        stat.rsplit(')').next().and_then(|r| r.trim().chars().next()) == Some('t')
+            && status.lines().any(|l| l == format!("TracerPid:\t{tracer}"))
+    })
+}
+
 fn mapscope_json(args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_mapscope"))
         .args(args)
@@ -188,7 +215,7 @@ fn a_paused_target_is_resumed_when_mapscope_is_killed() {
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut paused = false;
         while Instant::now() < deadline {
-            if state(pid) == 'T' {
+            if held(pid) {
                 paused = true;
                 break;
             }
@@ -205,10 +232,10 @@ fn a_paused_target_is_resumed_when_mapscope_is_killed() {
         if paused {
             caught += 1;
             let deadline = Instant::now() + Duration::from_secs(2);
-            while state(pid) == 'T' && Instant::now() < deadline {
+            while held(pid) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(5));
             }
-            assert_ne!(state(pid), 'T', "signal {sig}: the target was left stopped");
+            assert!(!held(pid), "signal {sig}: the target was left stopped");
         }
     }
     assert!(caught > 0, "mapscope was never caught while the target was paused");
@@ -236,5 +263,85 @@ fn a_mismatched_executable_is_refused_before_pausing() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is not the executable process"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert_ne!(state(pid), 'T');
+    assert!(!held(pid));
+}
+
+/// SIGKILL cannot be caught, so no handler of mapscope's can resume its
+/// target: `--pause` holds the target with ptrace, and the kernel detaches
+/// a dead tracer's tracees. The program (difffix -watch: one line every
+/// 200 ms) falls silent while held and prints again once mapscope is killed.
+#[test]
+fn a_paused_target_runs_on_when_mapscope_is_sigkilled() {
+    use std::io::BufRead;
+    let pair = mapscope_fixtures::diffpair::pairs()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name() == "diff-go1.26")
+        .unwrap();
+    let exe = pair.binary_path().unwrap();
+    let mut child = Command::new(&exe)
+        .arg("-watch")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let running = Running {
+        child,
+        dir: std::env::temp_dir().join("mapscope-live-sigkill-unused"),
+    };
+    let pid = running.child.id();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert!(first.starts_with("ready len "), "{first}");
+    let mut ms = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+        .args([
+            "show",
+            "--pause",
+            exe.to_str().unwrap(),
+            "--pid",
+            &pid.to_string(),
+            "main.watched",
+        ])
+        .env("MAPSCOPE_TEST_HOLD_PAUSE_MS", "30000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !all_traced_by(pid, ms.id()) {
+        if let Some(status) = ms.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut ms.stderr.take().unwrap(), &mut err).unwrap();
+            panic!("mapscope ended ({status}) before holding the target: {err}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mapscope never held every thread of the target"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Held: no step for three step intervals.
+    while rx.try_recv().is_ok() {}
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(rx.try_recv().is_err(), "the target printed while held");
+    assert!(all_traced_by(pid, ms.id()));
+    ms.kill().unwrap(); // SIGKILL
+    ms.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while held(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(!held(pid), "the target was left stopped (state {})", state(pid));
+    let next = rx
+        .recv_timeout(Duration::from_secs(2))
+        .expect("the target prints again");
+    assert!(next.starts_with("step "), "{next}");
 }

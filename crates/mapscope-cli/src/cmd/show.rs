@@ -228,10 +228,7 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
                 p.resume();
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
-            opened.pause = Some(
-                mapscope::memory::PauseGuard::pause(pid, mapscope::memory::DEFAULT_PAUSE_TIMEOUT)
-                    .with_context(|| format!("pausing process {pid} again"))?,
-            );
+            opened.pause = Some(super::target::pause(pid, "pausing again")?);
             snap = snapshot(
                 || MapHandle::for_type(opened.mem.clone(), &opened.bin, named.header, &named.map_type),
                 false,
