@@ -47,6 +47,17 @@ const DEFAULT_PHYSICAL_CONTAINERS: usize = 64;
 /// process briefly and pauses it again.
 const WRITING_RETRIES: usize = 5;
 
+/// [`WRITING_RETRIES`], or (tests only, hidden on purpose) the
+/// `MAPSCOPE_TEST_WRITING_RETRIES` environment variable: with 0, a test sees
+/// how often a pause lands in the middle of a write.
+fn writing_retries() -> usize {
+    std::env::var("MAPSCOPE_TEST_WRITING_RETRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(WRITING_RETRIES)
+        .min(100)
+}
+
 fn hex(v: u64) -> String {
     format!("{v:#x}")
 }
@@ -222,7 +233,8 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
     if let (Some(pid), true) = (opened.live, opened.pause.is_some()) {
         // Paused in the middle of a write: let the writer finish, pause again.
         let mut tries = 0;
-        while snap.map.writing() && tries < WRITING_RETRIES {
+        let retries = writing_retries();
+        while snap.map.writing() && tries < retries {
             tries += 1;
             if let Some(p) = opened.pause.take() {
                 p.resume();
@@ -236,10 +248,15 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
             )?;
         }
         if snap.map.writing() {
-            writing_error = Some(format!(
-                "the map was being written in each of {} pauses: this snapshot may hold a half-made entry",
-                tries + 1
-            ));
+            writing_error = Some(if tries == 0 {
+                "the map was being written when the process was paused: this snapshot may hold a half-made entry"
+                    .to_string()
+            } else {
+                format!(
+                    "the map was being written in each of {} pauses: this snapshot may hold a half-made entry",
+                    tries + 1
+                )
+            });
         }
     }
     let count_error = snap.count_error();
