@@ -224,6 +224,9 @@ fn a_traced_process_is_paused_by_signal() {
         let r = unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, null, null) };
         seized_tx.send(r).unwrap();
         go_rx.recv().unwrap();
+        if r != 0 {
+            return;
+        }
         // Our SIGSTOP stopped it in a signal-delivery-stop that this tracer
         // must answer; detach and drop the SIGSTOP.
         let mut status = 0;
@@ -231,7 +234,13 @@ fn a_traced_process_is_paused_by_signal() {
         unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
         unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, null, null) };
     });
-    assert_eq!(seized_rx.recv().unwrap(), 0, "the other tracer's seize");
+    if seized_rx.recv().unwrap() != 0 {
+        // This environment forbids ptrace altogether: nothing to fall back from.
+        go_tx.send(()).unwrap();
+        let _ = other.join();
+        eprintln!("skipping: ptrace is not permitted here");
+        return;
+    }
     let p = LiveProcess::attach(pid).unwrap();
     let g = p.pause().unwrap();
     match g.method() {
