@@ -23,6 +23,9 @@
 //!   most twice the memory of the decoded key set, measured as the peak RSS
 //!   above `show --json` of the same map; and the census `diff` of each
 //!   `fixtures/difffix` snapshot pair — target ≤ 0.5 s.
+//! - `--pause` of a live Go program (the corpus's difffix in `-watch` mode):
+//!   how long holding every thread takes and how long releasing them, with
+//!   ptrace (the default) and with the SIGSTOP fallback.
 //! - `report` of the fixture cores (census and the 10 largest maps) — target
 //!   ≤ 1 s; of the 1M-entry bench map — target ≤ 30 MB of HTML (its
 //!   load-to-interactive time in Chromium is measured by
@@ -87,6 +90,53 @@ fn bench_exiting(label: &str, args: &[&str], items: Option<u64>, code: i32) {
         median.wall.as_secs_f64() * 1e3,
         rss as f64 / 1024.0
     );
+}
+
+/// Pause and resume latency on a live Go program, by method.
+fn pause_benches() {
+    use mapscope::memory::PauseGuard;
+    let Some(pair) = mapscope_fixtures::diffpair::pairs()
+        .ok()
+        .and_then(|p| p.into_iter().find(|p| p.name() == "diff-go1.26"))
+    else {
+        println!("pause: no diff-go1.26 fixture");
+        return;
+    };
+    let exe = pair.binary_path().expect("difffix");
+    let mut child = Command::new(&exe)
+        .arg("-watch")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("difffix -watch");
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id() as i32;
+    let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |d| d.count());
+    type Pause = fn(i32, Duration) -> Result<PauseGuard, mapscope::memory::MemoryError>;
+    let methods: [(&str, Pause); 2] = [("ptrace", PauseGuard::pause), ("SIGSTOP", PauseGuard::pause_by_signal)];
+    for (name, pause) in methods {
+        let (mut stop, mut resume) = (Vec::new(), Vec::new());
+        for _ in 0..50 {
+            let t = Instant::now();
+            let g = pause(pid, Duration::from_secs(2)).expect("pause");
+            stop.push(t.elapsed());
+            let t = Instant::now();
+            drop(g);
+            resume.push(t.elapsed());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        stop.sort();
+        resume.sort();
+        println!(
+            "{:<44} pause best {:>6.3} ms  median {:>6.3} ms; resume best {:>6.3} ms  median {:>6.3} ms",
+            format!("--pause by {name} ({threads} threads)"),
+            stop[0].as_secs_f64() * 1e3,
+            stop[25].as_secs_f64() * 1e3,
+            resume[0].as_secs_f64() * 1e3,
+            resume[25].as_secs_f64() * 1e3,
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn largest_go_executable() -> Option<PathBuf> {
@@ -334,6 +384,37 @@ fn disasm_benches(largest: &Path) {
     }
 }
 
+/// `path` of the 1M-entry bench map only: one present key, one absent.
+fn path_benches() {
+    for variant in ["go1.22", "go1.26"] {
+        let fx = mapscope_fixtures::get(variant).unwrap();
+        let Ok(run) = fx.run("bench") else {
+            println!("{variant}: no bench run in the corpus");
+            continue;
+        };
+        let exe = fx.binary_path().unwrap();
+        let core = run.core_path("kernel").unwrap().unwrap();
+        let (exe, core) = (exe.to_str().unwrap(), core.to_str().unwrap());
+        path_bench(variant, exe, core);
+    }
+}
+
+fn path_bench(variant: &str, exe: &str, core: &str) {
+    bench(
+        &format!("path main.Bench 500001500000 ({variant})"),
+        &["path", exe, core, "main.Bench", "500001500000"],
+        None,
+    );
+    // Absent (the program stored keys from 500001000000 up): proved by
+    // the lookup's end, not by scanning 1M entries. Exit status 1.
+    bench_exiting(
+        &format!("path main.Bench 4242, absent ({variant})"),
+        &["path", exe, core, "main.Bench", "4242"],
+        None,
+        1,
+    );
+}
+
 fn main() {
     // `cargo bench` passes --bench; nothing to filter here.
     if std::env::args().any(|a| a == "census") {
@@ -347,6 +428,14 @@ fn main() {
     }
     if std::env::args().any(|a| a == "report") {
         report_benches();
+        return;
+    }
+    if std::env::args().any(|a| a == "pause") {
+        pause_benches();
+        return;
+    }
+    if std::env::args().any(|a| a == "path") {
+        path_benches();
         return;
     }
     let info_target =
@@ -396,20 +485,9 @@ fn main() {
             &["maps", "--globals", exe, core],
             None,
         );
-        bench(
-            &format!("path main.Bench 500001500000 ({variant})"),
-            &["path", exe, core, "main.Bench", "500001500000"],
-            None,
-        );
-        // Absent (the program stored keys from 500001000000 up): proved by
-        // the lookup's end, not by scanning 1M entries. Exit status 1.
-        bench_exiting(
-            &format!("path main.Bench 4242, absent ({variant})"),
-            &["path", exe, core, "main.Bench", "4242"],
-            None,
-            1,
-        );
+        path_bench(variant, exe, core);
     }
+    pause_benches();
     census_diff_benches();
     disasm_benches(&info_target);
     census_benches();

@@ -267,3 +267,32 @@ fn corpus_stripped_twins_give_the_same_map_layouts() {
         assert_eq!(a, b, "{} vs {}", s.name(), twin.name());
     }
 }
+
+/// A global looked up by name before anything needed the whole DWARF index
+/// (the lookup then reads only its package's units) is the one the whole
+/// index holds: each map global the program named, and runtime globals.
+#[test]
+fn a_global_found_in_its_package_units_is_the_indexed_one() {
+    let mut checked = 0;
+    for fx in fixtures().into_iter().filter(|f| !f.entry.stripped) {
+        let path = fx.binary_path().unwrap();
+        let truth = fx.truth().unwrap();
+        let mut names: Vec<String> = truth
+            .maps
+            .iter()
+            .filter(|m| m.reach == "global")
+            .map(|m| m.name.clone())
+            .collect();
+        names.extend(["runtime.mheap_", "runtime.allgs", "main.NoSuchGlobal"].map(String::from));
+        let fresh = GoBinary::open(&path).unwrap();
+        let quick: Vec<_> = names.iter().map(|n| fresh.global(n).unwrap()).collect();
+        let indexed = GoBinary::open(&path).unwrap();
+        let all = indexed.globals().unwrap();
+        for (name, q) in names.iter().zip(&quick) {
+            let want = all.iter().find(|g| &g.name == name);
+            assert_eq!(q.as_ref(), want, "{} {name}", fx.name());
+            checked += usize::from(want.is_some());
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}

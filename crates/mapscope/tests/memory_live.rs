@@ -7,7 +7,10 @@ use std::os::unix::fs::FileExt;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-use mapscope::memory::{paused_pids, resume_all_paused, LiveProcess, Memory, MemoryError, MemoryExt};
+use mapscope::memory::{
+    paused_pids, resume_all_paused, LiveProcess, Memory, MemoryError, MemoryExt, PauseGuard, PauseMethod,
+    DEFAULT_PAUSE_TIMEOUT,
+};
 use memory_support::*;
 
 /// The pause registry is global to the test process; tests that pause run one at a time.
@@ -117,6 +120,17 @@ fn attach_to_nothing_fails() {
     ));
 }
 
+/// Every thread of a process stopped by ptrace is in the kernel's `t` state.
+fn traced_stop(pid: i32) -> bool {
+    proc_state(pid) == Some('t')
+        && std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .map(|s| {
+                s.lines()
+                    .any(|l| l.starts_with("TracerPid:") && l.trim_end() != "TracerPid:\t0")
+            })
+            .unwrap_or(false)
+}
+
 #[test]
 fn pause_stops_and_drop_resumes() {
     let _s = serial();
@@ -126,7 +140,9 @@ fn pause_stops_and_drop_resumes() {
     {
         let g = p.pause().unwrap();
         assert!(g.stopped_by_us());
-        assert_eq!(proc_state(pid), Some('T'));
+        assert_eq!(g.method(), &PauseMethod::Ptrace);
+        assert_eq!(g.threads(), 1);
+        assert!(traced_stop(pid), "state {:?}", proc_state(pid));
         assert!(paused_pids().contains(&pid));
         // Reads work while stopped.
         let r = p.regions().into_iter().find(|r| r.perms.read).unwrap();
@@ -142,9 +158,43 @@ fn pause_stops_and_drop_resumes() {
     }));
     assert!(r.is_err());
     assert!(wait_for(2, || running(pid)), "resumed after a panic");
+}
 
-    // The Ctrl-C path: resume everything we paused, then the guard does nothing.
+/// A signal sent to the target while it is held is delivered once it is
+/// released, not lost and not early: SIGTERM ends `sleep` only after the drop.
+#[test]
+fn a_signal_sent_while_paused_arrives_after_resume() {
+    let _s = serial();
+    let mut child = spawn_sleep();
+    let pid = child.pid();
+    let p = LiveProcess::attach(pid).unwrap();
     let g = p.pause().unwrap();
+    // SAFETY: kill(2) of our own child.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(child.0.try_wait().unwrap().is_none(), "the held process ran its signal");
+    assert_eq!(proc_state(pid), Some('t'));
+    drop(g);
+    let status = child.0.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGTERM));
+}
+
+/// The SIGSTOP method (what ptrace's refusal falls back to), and the Ctrl-C
+/// path for it: resume_all_paused, after which the guard does nothing.
+#[test]
+fn pause_by_signal_stops_and_resume_all_resumes() {
+    let _s = serial();
+    let child = spawn_sleep();
+    let pid = child.pid();
+    let g = PauseGuard::pause_by_signal(pid, DEFAULT_PAUSE_TIMEOUT).unwrap();
+    assert!(matches!(g.method(), PauseMethod::Signal { .. }));
+    assert_eq!(proc_state(pid), Some('T'));
+    assert!(paused_pids().contains(&pid));
+    drop(g);
+    assert!(wait_for(2, || running(pid)), "resumed after drop");
+
+    let g = PauseGuard::pause_by_signal(pid, DEFAULT_PAUSE_TIMEOUT).unwrap();
     assert_eq!(proc_state(pid), Some('T'));
     assert!(resume_all_paused() >= 1);
     assert!(wait_for(2, || running(pid)), "resumed by resume_all_paused");
@@ -156,6 +206,54 @@ fn pause_stops_and_drop_resumes() {
     assert_eq!(proc_state(pid), Some('T'));
     unsafe { libc::kill(pid, libc::SIGCONT) };
     assert!(wait_for(2, || running(pid)));
+}
+
+/// Another tracer (a debugger) makes the kernel refuse our seize with EPERM:
+/// the guard falls back to SIGSTOP, says why, and still resumes.
+#[test]
+fn a_traced_process_is_paused_by_signal() {
+    let _s = serial();
+    let child = spawn_sleep();
+    let pid = child.pid();
+    let (seized_tx, seized_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    // The other tracer: a thread of this test (ptrace is per thread).
+    let other = std::thread::spawn(move || {
+        let null = std::ptr::null_mut::<libc::c_void>();
+        // SAFETY: PTRACE_SEIZE of our own child; no memory is passed.
+        let r = unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, null, null) };
+        seized_tx.send(r).unwrap();
+        go_rx.recv().unwrap();
+        if r != 0 {
+            return;
+        }
+        // Our SIGSTOP stopped it in a signal-delivery-stop that this tracer
+        // must answer; detach and drop the SIGSTOP.
+        let mut status = 0;
+        // SAFETY: waiting for our tracee; status is a valid out-pointer.
+        unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+        unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, null, null) };
+    });
+    if seized_rx.recv().unwrap() != 0 {
+        // This environment forbids ptrace altogether: nothing to fall back from.
+        go_tx.send(()).unwrap();
+        let _ = other.join();
+        eprintln!("skipping: ptrace is not permitted here");
+        return;
+    }
+    let p = LiveProcess::attach(pid).unwrap();
+    let g = p.pause().unwrap();
+    match g.method() {
+        PauseMethod::Signal { ptrace_refused } => {
+            assert!(ptrace_refused.contains("not permitted"), "{ptrace_refused}")
+        }
+        m => panic!("{m:?}"),
+    }
+    assert!(matches!(proc_state(pid), Some('t') | Some('T')));
+    drop(g);
+    go_tx.send(()).unwrap();
+    other.join().unwrap();
+    assert!(wait_for(2, || running(pid)), "resumed after the fallback");
 }
 
 #[test]
@@ -211,12 +309,13 @@ fn go_program_reads_live() {
     let (child, facts) = start_go_prog(&exe, dir.path(), false);
     let p = LiveProcess::attach(child.pid()).unwrap();
     let g = p.pause().unwrap();
+    assert_eq!(g.method(), &PauseMethod::Ptrace);
     // Go programs are multi-threaded: every thread must be stopped.
     for t in std::fs::read_dir(format!("/proc/{}/task", child.pid())).unwrap() {
         let tid: i32 = t.unwrap().file_name().to_string_lossy().parse().unwrap();
         let s = std::fs::read_to_string(format!("/proc/{}/task/{tid}/stat", child.pid())).unwrap();
         let state = s[s.rfind(')').unwrap() + 2..].chars().next().unwrap();
-        assert_eq!(state, 'T', "thread {tid}");
+        assert_eq!(state, 't', "thread {tid} (held by ptrace)");
     }
     for (name, addr, want) in &facts.items {
         let got = p.read_vec(*addr, want.len() as u64).unwrap();

@@ -184,7 +184,21 @@ fn hash_globals_from_code_match_dwarf() {
             assert_eq!(found.source, ParamsSource::Code, "{}", fx.name());
             continue;
         }
-        assert_eq!(found.source, ParamsSource::Dwarf, "{}", fx.name());
+        assert_eq!(found.source, ParamsSource::Symbols, "{}", fx.name());
+        // The symbol table's addresses are the ones DWARF names.
+        let dwarf = |name: &str| bin.global(name).unwrap().map(|g| g.addr);
+        let (flag, sched, key) = if bin.go_version().is_some_and(|v| v.minor >= 27) {
+            (
+                "internal/runtime/maps.UseAeshash",
+                "internal/runtime/maps.aeskeysched",
+                "internal/runtime/maps.hashkey",
+            )
+        } else {
+            ("runtime.useAeshash", "runtime.aeskeysched", "runtime.hashkey")
+        };
+        assert_eq!(dwarf(flag), Some(found.use_aeshash), "{} DWARF {flag}", fx.name());
+        assert_eq!(dwarf(sched), Some(found.aeskeysched), "{} DWARF {sched}", fx.name());
+        assert_eq!(dwarf(key), found.hashkey, "{} DWARF {key}", fx.name());
         assert_eq!(code.use_aeshash, found.use_aeshash, "{} useAeshash", fx.name());
         assert_eq!(code.aeskeysched, found.aeskeysched, "{} aeskeysched", fx.name());
         assert_eq!(code.hashkey, found.hashkey, "{} hashkey", fx.name());

@@ -51,6 +51,17 @@ const DEFAULT_TEXT_ENTRIES: usize = 100;
 /// process briefly and pauses it again.
 const WRITING_RETRIES: usize = 5;
 
+/// [`WRITING_RETRIES`], or (tests only, hidden on purpose) the
+/// `MAPSCOPE_TEST_WRITING_RETRIES` environment variable: with 0, a test sees
+/// how often a pause lands in the middle of a write.
+fn writing_retries() -> usize {
+    std::env::var("MAPSCOPE_TEST_WRITING_RETRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(WRITING_RETRIES)
+        .min(100)
+}
+
 fn hex(v: u64) -> String {
     format!("{v:#x}")
 }
@@ -226,16 +237,14 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
     if let (Some(pid), true) = (opened.live, opened.pause.is_some()) {
         // Paused in the middle of a write: let the writer finish, pause again.
         let mut tries = 0;
-        while snap.map.writing() && tries < WRITING_RETRIES {
+        let retries = writing_retries();
+        while snap.map.writing() && tries < retries {
             tries += 1;
             if let Some(p) = opened.pause.take() {
                 p.resume();
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
-            opened.pause = Some(
-                mapscope::memory::PauseGuard::pause(pid, mapscope::memory::DEFAULT_PAUSE_TIMEOUT)
-                    .with_context(|| format!("pausing process {pid} again"))?,
-            );
+            opened.pause = Some(super::target::pause(pid, "pausing again")?);
             snap = snapshot(
                 || MapHandle::for_type(opened.mem.clone(), &opened.bin, named.header, &named.map_type),
                 false,
@@ -243,10 +252,15 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
             )?;
         }
         if snap.map.writing() {
-            writing_error = Some(format!(
-                "the map was being written in each of {} pauses: this snapshot may hold a half-made entry",
-                tries + 1
-            ));
+            writing_error = Some(if tries == 0 {
+                "the map was being written when the process was paused: this snapshot may hold a half-made entry"
+                    .to_string()
+            } else {
+                format!(
+                    "the map was being written in each of {} pauses: this snapshot may hold a half-made entry",
+                    tries + 1
+                )
+            });
         }
     }
     let count_error = snap.count_error();

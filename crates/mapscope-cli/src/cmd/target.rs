@@ -30,6 +30,33 @@ pub fn resume_on_interrupt() {
     ONCE.call_once(mapscope::memory::resume_paused_on_fatal_signals);
 }
 
+/// Stops process `pid` for one snapshot (the guard resumes it): with ptrace,
+/// so that even a SIGKILL of mapscope lets the kernel resume it; with SIGSTOP,
+/// said once on stderr, when ptrace is refused. `what` heads the error.
+pub fn pause(pid: i32, what: &str) -> anyhow::Result<PauseGuard> {
+    resume_on_interrupt();
+    let guard = PauseGuard::pause(pid, mapscope::memory::DEFAULT_PAUSE_TIMEOUT)
+        .with_context(|| format!("{what} process {pid}"))?;
+    if let mapscope::memory::PauseMethod::Signal { ptrace_refused } = guard.method() {
+        static NOTED: Once = Once::new();
+        NOTED.call_once(|| {
+            eprintln!(
+                "mapscope: note: ptrace was refused ({ptrace_refused}); process {pid} is paused with SIGSTOP \
+                 instead, which a SIGKILL of mapscope would leave stopped"
+            )
+        });
+    }
+    // Tests only: hold the pause so that a test can kill mapscope while it
+    // holds the target (MAPSCOPE_TEST_HOLD_PAUSE_MS, hidden on purpose).
+    if let Some(ms) = std::env::var("MAPSCOPE_TEST_HOLD_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms.min(60_000)));
+    }
+    Ok(guard)
+}
+
 /// Splits a memory command's positionals into the core file (absent with
 /// --pid) and the `want` arguments that follow it.
 pub fn split<'a>(t: &Target, args: &'a [String], want: usize) -> anyhow::Result<(Option<&'a Path>, &'a [String])> {
@@ -65,12 +92,7 @@ pub fn open(t: &Target, core: Option<&Path>, common: &Common) -> anyhow::Result<
             t.exe.clone()
         };
         let bin = super::open_binary(&exe, common)?;
-        let pause = if t.pause {
-            resume_on_interrupt();
-            Some(live.pause().with_context(|| format!("pausing process {pid}"))?)
-        } else {
-            None
-        };
+        let pause = if t.pause { Some(pause(pid, "pausing")?) } else { None };
         return Ok(Opened {
             bin,
             mem: Arc::new(live),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use mapscope::diff::{decoded, diff_entries, physical_events, EntryDiff, EntryIndex, Event};
-use mapscope::memory::{PauseGuard, DEFAULT_PAUSE_TIMEOUT};
+use mapscope::memory::PauseGuard;
 use mapscope::values::ValueDecoder;
 use serde_json::json;
 
@@ -71,9 +71,6 @@ pub fn run(a: &WatchArgs) -> anyhow::Result<()> {
     };
     let opened = super::target::open(&target, None, &a.common)?;
     let pid = opened.pid.ok_or_else(|| anyhow!("no process id"))?;
-    if a.pause {
-        super::target::resume_on_interrupt();
-    }
     let named = {
         let _guard = pause(a.pause, pid)?;
         super::target::resolve_map(&opened, &a.map)?
@@ -184,7 +181,5 @@ fn pause(enabled: bool, pid: i32) -> anyhow::Result<Option<PauseGuard>> {
     if !enabled {
         return Ok(None);
     }
-    PauseGuard::pause(pid, DEFAULT_PAUSE_TIMEOUT)
-        .map(Some)
-        .with_context(|| format!("pausing process {pid}"))
+    super::target::pause(pid, "pausing").map(Some)
 }

@@ -1,6 +1,10 @@
 //! DWARF from the Go linker (`cmd/link/internal/ld/dwarf.go`): named types and
-//! global variables. Sections are decompressed and indexed on first use only,
-//! so `open` stays cheap on large binaries.
+//! global variables. Sections are decompressed on first use only, so `open`
+//! stays cheap on large binaries; the index of every type and global (a walk
+//! of every DIE) is built only when something needs all of them. One global
+//! by name is looked for in its package's units first (the Go linker puts a
+//! package's variables in the unit named by its path), which spares `path`
+//! and `show` of `pkg.Var` the whole walk.
 
 mod locals;
 
@@ -37,13 +41,26 @@ pub struct GlobalVar {
     pub ty: Option<TypeRef>,
 }
 
+/// Sections [`DwarfIndex::lists`] inflates on first use.
+const LAZY_SECTIONS: [gimli::SectionId; 4] = [
+    gimli::SectionId::DebugLoc,
+    gimli::SectionId::DebugLocLists,
+    gimli::SectionId::DebugRanges,
+    gimli::SectionId::DebugRngLists,
+];
+
 pub(crate) struct DwarfIndex {
+    /// Every section but [`LAZY_SECTIONS`] (present there as empty).
     dwarf: gimli::Dwarf<R>,
+    /// [`LAZY_SECTIONS`] as the file holds them (format, bytes, inflated size).
+    lazy_lists: Vec<(gimli::SectionId, object::CompressionFormat, Vec<u8>, u64)>,
+    /// The location and range lists (with .debug_addr, which they index).
+    lists: OnceLock<gimli::Dwarf<R>>,
+    endian: RunTimeEndian,
     /// (start offset of the unit in .debug_info, unit), sorted.
     units: Vec<(u64, gimli::Unit<R>)>,
-    types: HashMap<String, u64>,
-    vars: Vec<GlobalVar>,
-    var_by_name: HashMap<String, usize>,
+    /// Every unit's named types and globals; built on first need.
+    names: OnceLock<std::result::Result<Names, String>>,
     /// Subprograms by PC, for locals; built on first use.
     frames: OnceLock<locals::FrameIndex>,
     /// Decoded variables per subprogram DIE, filled on first lookup in each.
@@ -63,7 +80,18 @@ pub(crate) fn load(img: &Image) -> Result<DwarfIndex> {
         ByteOrder::Little => RunTimeEndian::Little,
         ByteOrder::Big => RunTimeEndian::Big,
     };
+    // Location and range lists serve only frame locals: kept compressed
+    // until those are asked for (inflating them was a fifth of `path`).
+    let mut lazy_lists = Vec::new();
+    for id in LAZY_SECTIONS {
+        if let Some(c) = file.section_by_name(id.name()).and_then(|s| s.compressed_data().ok()) {
+            lazy_lists.push((id, c.format, c.data.to_vec(), c.uncompressed_size));
+        }
+    }
     let load = |id: gimli::SectionId| -> Result<R> {
+        if LAZY_SECTIONS.contains(&id) {
+            return Ok(EndianArcSlice::new(Arc::from(&[][..]), endian));
+        }
         let data: Arc<[u8]> = match file.section_by_name(id.name()) {
             Some(s) => {
                 let c = s
@@ -79,10 +107,11 @@ pub(crate) fn load(img: &Image) -> Result<DwarfIndex> {
     let dwarf = gimli::Dwarf::load(load)?;
     let mut idx = DwarfIndex {
         dwarf,
+        lazy_lists,
+        lists: OnceLock::new(),
+        endian,
         units: Vec::new(),
-        types: HashMap::new(),
-        vars: Vec::new(),
-        var_by_name: HashMap::new(),
+        names: OnceLock::new(),
         frames: OnceLock::new(),
         locals: Mutex::new(HashMap::new()),
     };
@@ -95,14 +124,66 @@ pub(crate) fn load(img: &Image) -> Result<DwarfIndex> {
         idx.units.push((start.0 as u64, unit));
     }
     idx.units.sort_by_key(|(o, _)| *o);
-    for ui in 0..idx.units.len() {
-        idx.index_unit(ui)?;
-    }
     Ok(idx)
 }
 
+/// Named types (first DIE of each name) and package-level variables.
+#[derive(Default)]
+struct Names {
+    types: HashMap<String, u64>,
+    vars: Vec<GlobalVar>,
+    var_by_name: HashMap<String, usize>,
+}
+
 impl DwarfIndex {
-    fn index_unit(&mut self, ui: usize) -> Result<()> {
+    /// A `Dwarf` holding the location and range lists, inflated on first
+    /// use; a list section that cannot be inflated reads as empty.
+    fn lists(&self) -> &gimli::Dwarf<R> {
+        self.lists.get_or_init(|| {
+            let empty = || EndianArcSlice::new(Arc::from(&[][..]), self.endian);
+            let section = |id: gimli::SectionId| -> std::result::Result<R, std::convert::Infallible> {
+                if id == gimli::SectionId::DebugAddr {
+                    return Ok(gimli::Section::reader(&self.dwarf.debug_addr).clone());
+                }
+                let inflated = self
+                    .lazy_lists
+                    .iter()
+                    .find(|(i, ..)| *i == id)
+                    .and_then(|(_, format, data, size)| {
+                        let c = object::CompressedData {
+                            format: *format,
+                            data,
+                            uncompressed_size: *size,
+                        };
+                        c.decompress()
+                            .ok()
+                            .map(|d| EndianArcSlice::new(Arc::from(&*d), self.endian))
+                    });
+                Ok(inflated.unwrap_or_else(empty))
+            };
+            match gimli::Dwarf::load(section) {
+                Ok(d) => d,
+                Err(never) => match never {},
+            }
+        })
+    }
+
+    fn names(&self) -> Result<&Names> {
+        self.names
+            .get_or_init(|| {
+                let mut names = Names::default();
+                for ui in 0..self.units.len() {
+                    self.index_unit(ui, &mut names, None).map_err(|e| e.to_string())?;
+                }
+                Ok(names)
+            })
+            .as_ref()
+            .map_err(|e| BinaryError::Dwarf(e.clone()))
+    }
+
+    /// Adds unit `ui`'s top-level types and variables to `names`; with
+    /// `only`, just the variable of that name.
+    fn index_unit(&self, ui: usize, names: &mut Names, only: Option<&str>) -> Result<()> {
         let Some((start, unit)) = self.units.get(ui) else {
             return Ok(());
         };
@@ -124,12 +205,15 @@ impl DwarfIndex {
                     | gimli::DW_TAG_array_type
                     | gimli::DW_TAG_subroutine_type
             );
-            if !is_type && tag != gimli::DW_TAG_variable {
+            if !is_type && tag != gimli::DW_TAG_variable || is_type && only.is_some() {
                 continue;
             }
             let Some(name) = self.name_of(unit, e) else {
                 continue;
             };
+            if only.is_some_and(|o| o != name) {
+                continue;
+            }
             let off = start + e.offset().0 as u64;
             if is_type {
                 new_types.push((name, off));
@@ -142,15 +226,15 @@ impl DwarfIndex {
             }
         }
         for (name, off) in new_types {
-            self.types.entry(name).or_insert(off);
+            names.types.entry(name).or_insert(off);
         }
         for (name, addr, ty) in new_vars {
             let ty = ty.map(|o| TypeRef {
                 name: self.name_at(o).unwrap_or_default(),
                 id: TypeId::Dwarf(o),
             });
-            self.var_by_name.entry(name.clone()).or_insert(self.vars.len());
-            self.vars.push(GlobalVar { name, addr, ty });
+            names.var_by_name.entry(name.clone()).or_insert(names.vars.len());
+            names.vars.push(GlobalVar { name, addr, ty });
         }
         Ok(())
     }
@@ -209,20 +293,44 @@ impl DwarfIndex {
         }
     }
 
-    pub fn type_offset(&self, name: &str) -> Option<u64> {
-        self.types.get(name).copied()
+    pub fn type_offset(&self, name: &str) -> Result<Option<u64>> {
+        Ok(self.names()?.types.get(name).copied())
     }
 
-    pub fn type_names(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.types.iter().map(|(k, v)| (k.as_str(), *v))
+    pub fn type_names(&self) -> Result<impl Iterator<Item = (&str, u64)>> {
+        Ok(self.names()?.types.iter().map(|(k, v)| (k.as_str(), *v)))
     }
 
-    pub fn globals(&self) -> &[GlobalVar] {
-        &self.vars
+    pub fn globals(&self) -> Result<&[GlobalVar]> {
+        Ok(&self.names()?.vars)
     }
 
-    pub fn global(&self, name: &str) -> Option<&GlobalVar> {
-        self.vars.get(*self.var_by_name.get(name)?)
+    /// The global `name` (`pkg/path.Var`): from the units of its package
+    /// when the full index is not built yet, else (or when they do not hold
+    /// it) from the full index.
+    pub fn global(&self, name: &str) -> Result<Option<GlobalVar>> {
+        if self.names.get().is_none() {
+            let mut found = Names::default();
+            for (ui, (_, unit)) in self.units.iter().enumerate() {
+                let of_package = unit.name.as_ref().is_some_and(|u| {
+                    name.as_bytes()
+                        .strip_prefix(u.bytes())
+                        .is_some_and(|rest| rest.first() == Some(&b'.'))
+                });
+                if !of_package {
+                    continue;
+                }
+                if self.index_unit(ui, &mut found, Some(name)).is_err() {
+                    break;
+                }
+                if let Some(v) = found.vars.into_iter().next() {
+                    return Ok(Some(v));
+                }
+                found = Names::default();
+            }
+        }
+        let names = self.names()?;
+        Ok(names.var_by_name.get(name).and_then(|&i| names.vars.get(i)).cloned())
     }
 
     /// Everything one DIE says about its type, attributes read once.

@@ -568,10 +568,11 @@ impl GoBinary {
     /// A type by its DWARF name; `Ok(None)` when DWARF has no such type.
     pub fn dwarf_type_by_name(&self, name: &str) -> Result<Option<GoType>> {
         let d = self.dwarf()?;
-        let Some(off) = d
-            .type_offset(name)
-            .or_else(|| d.type_offset(&types::canonical_name(name)))
-        else {
+        let off = match d.type_offset(name)? {
+            Some(off) => Some(off),
+            None => d.type_offset(&types::canonical_name(name))?,
+        };
+        let Some(off) = off else {
             return Ok(None);
         };
         d.go_type(off, self.rtypes().ok().as_ref()).map(Some)
@@ -579,7 +580,7 @@ impl GoBinary {
 
     /// Names of all top-level DWARF types.
     pub fn dwarf_type_names(&self) -> Result<Vec<String>> {
-        let mut v: Vec<String> = self.dwarf()?.type_names().map(|(n, _)| n.to_string()).collect();
+        let mut v: Vec<String> = self.dwarf()?.type_names()?.map(|(n, _)| n.to_string()).collect();
         v.sort();
         Ok(v)
     }
@@ -605,11 +606,12 @@ impl GoBinary {
 
     /// Package-level variables from DWARF.
     pub fn globals(&self) -> Result<&[GlobalVar]> {
-        Ok(self.dwarf()?.globals())
+        self.dwarf()?.globals()
     }
 
-    pub fn global(&self, name: &str) -> Result<Option<&GlobalVar>> {
-        Ok(self.dwarf()?.global(name))
+    /// One package-level variable from DWARF by name (`pkg/path.Var`).
+    pub fn global(&self, name: &str) -> Result<Option<GlobalVar>> {
+        self.dwarf()?.global(name)
     }
 
     /// The local variable or parameter (DWARF) whose stack memory holds `addr`

@@ -18,8 +18,10 @@
 //! }
 //! let count = core.read_u64(0xc000076000)?;
 //!
-//! // `mapscope CMD EXE --pid PID --pause`: the guard resumes the process when
-//! // dropped; a Ctrl-C handler should call `resume_all_paused()` before exiting.
+//! // `mapscope CMD EXE --pid PID --pause`: the guard holds every thread with
+//! // ptrace and releases them when dropped (the kernel does, should this
+//! // process die); after a SIGSTOP fallback, a Ctrl-C handler should call
+//! // `resume_all_paused()` before exiting.
 //! let live = LiveProcess::attach(1234)?;
 //! let _paused = live.pause()?;
 //! let header = live.read_vec(0xc000076000, 48)?;
@@ -54,7 +56,9 @@ pub use image::{ImageMemory, ImageSegment, SharedBytes};
 pub use live::LiveProcess;
 pub use notes::{Arch, AuxvEntry, CoreNotes, FileMapping, ProcessInfo, Registers, ThreadStatus};
 #[cfg(target_os = "linux")]
-pub use pause::{paused_pids, resume_all_paused, resume_paused_on_fatal_signals, PauseGuard, DEFAULT_PAUSE_TIMEOUT};
+pub use pause::{
+    paused_pids, resume_all_paused, resume_paused_on_fatal_signals, PauseGuard, PauseMethod, DEFAULT_PAUSE_TIMEOUT,
+};
 pub use procmaps::parse_proc_maps;
 pub use region::{Backing, Permissions, Region};
 pub use slice::SliceMemory;

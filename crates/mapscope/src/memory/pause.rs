@@ -1,11 +1,26 @@
 //! Stopping a live process for a consistent snapshot, and always resuming it.
 //!
-//! A [`PauseGuard`] sends SIGSTOP and resumes with SIGCONT when dropped, on every
-//! path (errors, panics that unwind). Paths that skip destructors (Ctrl-C,
-//! `process::exit`, `panic = "abort"`) are covered by a registry of the pids we
-//! stopped: [`resume_all_paused`] uses only atomics and `kill`, so the CLI may
-//! call it from a Ctrl-C callback or even from a raw signal handler.
+//! A [`PauseGuard`] holds every thread of the process with ptrace
+//! (`PTRACE_SEIZE` + `PTRACE_INTERRUPT`, then `PTRACE_DETACH` when dropped).
+//! ptrace is chosen over SIGSTOP because the kernel detaches a tracer's
+//! tracees when the tracer dies, however it dies: even a SIGKILLed mapscope
+//! leaves its target running. Seizing neither sends a signal nor shows in the
+//! target's own signal handling; the threads stop in the kernel's `t` state.
+//!
+//! When ptrace is refused (EPERM: Yama's `ptrace_scope`, another tracer such
+//! as a debugger, a seccomp policy) the guard falls back to SIGSTOP and
+//! SIGCONT, and [`PauseGuard::method`] says so and why. Paths that skip
+//! destructors (Ctrl-C, `process::exit`, `panic = "abort"`) are covered for
+//! SIGSTOP by a registry of the pids we stopped: [`resume_all_paused`] uses
+//! only atomics and `kill`, so the CLI may call it from a raw signal handler.
+//! Processes held by ptrace need no such help: they resume when this process
+//! ends.
+//!
+//! ptrace requests are answered only for the thread that attached, so a guard
+//! is not `Send`: it is dropped by the thread that paused.
 
+use std::io;
+use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
@@ -16,13 +31,20 @@ use super::error::MemoryError;
 pub const DEFAULT_PAUSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 const SLOTS: usize = 64;
-/// Pids this process stopped and has not resumed; 0 marks a free slot.
+/// Pids this process stopped with SIGSTOP and has not resumed; 0 marks a free slot.
 static PAUSED: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
-/// Threads inspected when checking that a process has stopped.
+/// Pids this process holds with ptrace (the kernel releases them when it ends).
+static TRACED: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
+/// Threads inspected when checking that a process has stopped, and held at most.
 const MAX_THREADS: usize = 1 << 16;
+/// How long a guard that cannot seize every thread waits for the ones it did
+/// seize to stop, so that it can detach them (a thread is detached only when stopped).
+const DETACH_GRACE: Duration = Duration::from_millis(200);
 
-/// Resumes every process a guard stopped and has not resumed yet. Returns how
-/// many were resumed. Async-signal-safe (atomics and `kill` only).
+/// Resumes every process a guard stopped with SIGSTOP and has not resumed
+/// yet. Returns how many were resumed. Async-signal-safe (atomics and `kill`
+/// only). Processes held with ptrace are not in this list: the kernel
+/// resumes them when this process ends, and a guard's drop does before.
 pub fn resume_all_paused() -> usize {
     let mut n = 0;
     for slot in &PAUSED {
@@ -62,7 +84,8 @@ const FATAL_SIGNALS: [libc::c_int; 16] = [
 extern "C" fn resume_and_reraise(sig: libc::c_int) {
     resume_all_paused();
     // SAFETY: signal, raise are async-signal-safe; restoring the default
-    // action and raising again ends the process as the signal would have.
+    // action and raising again ends the process as the signal would have
+    // (and its end detaches every ptrace tracee).
     unsafe {
         libc::signal(sig, libc::SIG_DFL);
         libc::raise(sig);
@@ -86,13 +109,40 @@ pub fn resume_paused_on_fatal_signals() {
     }
 }
 
-/// The pids currently stopped by a guard of this process.
+/// The pids currently held by a guard of this process (ptrace or SIGSTOP).
 pub fn paused_pids() -> Vec<i32> {
     PAUSED
         .iter()
+        .chain(TRACED.iter())
         .map(|s| s.load(Ordering::SeqCst))
         .filter(|&p| p > 0)
         .collect()
+}
+
+/// How a guard holds its process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PauseMethod {
+    /// Every thread seized and interrupted with ptrace: if this process dies,
+    /// even by SIGKILL, the kernel detaches and the target runs on.
+    Ptrace,
+    /// SIGSTOP, because ptrace was refused (the kernel's reason): a SIGKILL
+    /// of this process would leave the target stopped.
+    Signal { ptrace_refused: String },
+    /// The process was already stopped by someone else (a debugger, job
+    /// control); the guard neither stopped it nor will resume it.
+    AlreadyStopped,
+}
+
+/// One seized thread.
+#[derive(Debug)]
+struct Tracee {
+    tid: i32,
+    stopped: bool,
+    /// Exited while seized: nothing to detach.
+    gone: bool,
+    /// A signal the thread was about to receive when it stopped
+    /// (signal-delivery-stop); handed back on detach so it is not lost.
+    signal: i32,
 }
 
 /// Keeps a process stopped while alive. If the process was already stopped by
@@ -100,23 +150,68 @@ pub fn paused_pids() -> Vec<i32> {
 #[derive(Debug)]
 pub struct PauseGuard {
     pid: i32,
-    /// Our registry slot; `None` when we did not stop the process.
+    /// Our registry slot (in `PAUSED` or `TRACED` by method); `None` when we
+    /// did not stop the process or have resumed it.
     slot: Option<usize>,
     /// The process's start time, so a recycled pid is never resumed by mistake.
     starttime: Option<u64>,
+    method: PauseMethod,
+    tracees: Vec<Tracee>,
+    /// ptrace answers only the thread that attached.
+    _tracer_thread: PhantomData<*const ()>,
+}
+
+enum Seize {
+    /// ptrace itself was refused: the SIGSTOP fallback applies.
+    Refused(io::Error),
+    Failed(MemoryError),
 }
 
 impl PauseGuard {
-    /// Stops `pid` and waits (at most `timeout`) until all its threads are stopped.
-    // `slot` comes from claim_slot, an index of PAUSED.
-    #[allow(clippy::indexing_slicing)]
+    /// Stops every thread of `pid` and waits (at most `timeout`) until all are
+    /// stopped: with ptrace, else (when refused) with SIGSTOP.
     pub fn pause(pid: i32, timeout: Duration) -> Result<Self, MemoryError> {
+        let starttime = match Self::precheck(pid)? {
+            Ok(t) => t,
+            Err(already) => return Ok(already),
+        };
+        let slot = claim_slot(&TRACED, pid).ok_or(MemoryError::TooManyPaused { max: SLOTS })?;
+        match seize_all(pid, timeout) {
+            Ok(tracees) => Ok(PauseGuard {
+                pid,
+                slot: Some(slot),
+                starttime,
+                method: PauseMethod::Ptrace,
+                tracees,
+                _tracer_thread: PhantomData,
+            }),
+            Err(e) => {
+                free_slot(&TRACED, slot, pid);
+                match e {
+                    Seize::Failed(e) => Err(e),
+                    Seize::Refused(why) => Self::pause_by_signal_since(pid, timeout, starttime, why.to_string()),
+                }
+            }
+        }
+    }
+
+    /// Stops `pid` with SIGSTOP (resumed with SIGCONT), without trying ptrace.
+    pub fn pause_by_signal(pid: i32, timeout: Duration) -> Result<Self, MemoryError> {
+        match Self::precheck(pid)? {
+            Ok(t) => Self::pause_by_signal_since(pid, timeout, t, "not tried".into()),
+            Err(already) => Ok(already),
+        }
+    }
+
+    /// The process's start time when it may be paused; a guard that does
+    /// nothing when it is stopped already.
+    fn precheck(pid: i32) -> Result<Result<Option<u64>, PauseGuard>, MemoryError> {
         if pid <= 0 {
             // kill(0 or negative) would signal whole process groups.
             return Err(MemoryError::NoSuchProcess { pid });
         }
         if u32::try_from(pid).ok() == Some(std::process::id()) {
-            // Nobody would be left to send SIGCONT.
+            // Nobody would be left to resume it.
             return Err(MemoryError::Unsupported {
                 what: "pause",
                 reason: "a process cannot pause itself".into(),
@@ -124,21 +219,32 @@ impl PauseGuard {
         }
         let stat = read_stat(pid).ok_or(MemoryError::NoSuchProcess { pid })?;
         match stat.state {
-            b'T' | b't' => {
-                return Ok(PauseGuard {
-                    pid,
-                    slot: None,
-                    starttime: stat.starttime,
-                })
-            }
-            b'Z' | b'X' | b'x' => return Err(MemoryError::NoSuchProcess { pid }),
-            _ => {}
+            b'T' | b't' => Ok(Err(PauseGuard {
+                pid,
+                slot: None,
+                starttime: stat.starttime,
+                method: PauseMethod::AlreadyStopped,
+                tracees: Vec::new(),
+                _tracer_thread: PhantomData,
+            })),
+            b'Z' | b'X' | b'x' => Err(MemoryError::NoSuchProcess { pid }),
+            _ => Ok(Ok(stat.starttime)),
         }
-        let slot = claim_slot(pid).ok_or(MemoryError::TooManyPaused { max: SLOTS })?;
+    }
+
+    // `slot` comes from claim_slot, an index of PAUSED.
+    #[allow(clippy::indexing_slicing)]
+    fn pause_by_signal_since(
+        pid: i32,
+        timeout: Duration,
+        starttime: Option<u64>,
+        ptrace_refused: String,
+    ) -> Result<Self, MemoryError> {
+        let slot = claim_slot(&PAUSED, pid).ok_or(MemoryError::TooManyPaused { max: SLOTS })?;
         // SAFETY: kill has no memory-safety preconditions; pid > 0.
         if unsafe { libc::kill(pid, libc::SIGSTOP) } != 0 {
-            let source = std::io::Error::last_os_error();
-            let _ = PAUSED[slot].compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
+            let source = io::Error::last_os_error();
+            free_slot(&PAUSED, slot, pid);
             return Err(MemoryError::Signal {
                 pid,
                 signal: "SIGSTOP",
@@ -148,7 +254,10 @@ impl PauseGuard {
         let guard = PauseGuard {
             pid,
             slot: Some(slot),
-            starttime: stat.starttime,
+            starttime,
+            method: PauseMethod::Signal { ptrace_refused },
+            tracees: Vec::new(),
+            _tracer_thread: PhantomData,
         };
         if PAUSED[slot].load(Ordering::SeqCst) != pid {
             // resume_all_paused ran between registering and stopping; honour it.
@@ -157,7 +266,7 @@ impl PauseGuard {
             return Err(MemoryError::Signal {
                 pid,
                 signal: "SIGSTOP",
-                source: std::io::Error::from(std::io::ErrorKind::Interrupted),
+                source: io::Error::from(io::ErrorKind::Interrupted),
             });
         }
         let started = Instant::now();
@@ -182,10 +291,20 @@ impl PauseGuard {
         self.pid
     }
 
+    /// How the process is held (and, for SIGSTOP, why ptrace was not used).
+    pub fn method(&self) -> &PauseMethod {
+        &self.method
+    }
+
+    /// The threads held with ptrace (empty for the other methods).
+    pub fn threads(&self) -> usize {
+        self.tracees.iter().filter(|t| !t.gone).count()
+    }
+
     /// False when the process was already stopped by someone else and this guard
     /// will leave it as it found it.
     pub fn stopped_by_us(&self) -> bool {
-        self.slot.is_some()
+        self.method != PauseMethod::AlreadyStopped
     }
 
     /// Resumes now (dropping the guard does the same).
@@ -193,25 +312,34 @@ impl PauseGuard {
         self.release();
     }
 
-    // `slot` comes from claim_slot, an index of PAUSED.
+    // `slot` comes from claim_slot, an index of PAUSED or TRACED.
     #[allow(clippy::indexing_slicing)]
     fn release(&mut self) {
         let Some(slot) = self.slot.take() else { return };
-        // If the registry no longer holds our pid, resume_all_paused already resumed it.
-        if PAUSED[slot]
-            .compare_exchange(self.pid, 0, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
-        {
-            return;
-        }
-        let same = match (self.starttime, read_stat(self.pid)) {
-            (Some(t), Some(s)) => s.starttime == Some(t),
-            (None, Some(_)) => true,
-            (_, None) => false,
-        };
-        if same {
-            // SAFETY: kill has no memory-safety preconditions; pid > 0.
-            unsafe { libc::kill(self.pid, libc::SIGCONT) };
+        match self.method {
+            PauseMethod::Ptrace => {
+                free_slot(&TRACED, slot, self.pid);
+                detach_all(&mut self.tracees);
+            }
+            PauseMethod::Signal { .. } => {
+                // If the registry no longer holds our pid, resume_all_paused already resumed it.
+                if PAUSED[slot]
+                    .compare_exchange(self.pid, 0, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_err()
+                {
+                    return;
+                }
+                let same = match (self.starttime, read_stat(self.pid)) {
+                    (Some(t), Some(s)) => s.starttime == Some(t),
+                    (None, Some(_)) => true,
+                    (_, None) => false,
+                };
+                if same {
+                    // SAFETY: kill has no memory-safety preconditions; pid > 0.
+                    unsafe { libc::kill(self.pid, libc::SIGCONT) };
+                }
+            }
+            PauseMethod::AlreadyStopped => {}
         }
     }
 }
@@ -222,10 +350,155 @@ impl Drop for PauseGuard {
     }
 }
 
-fn claim_slot(pid: i32) -> Option<usize> {
-    PAUSED
+fn claim_slot(registry: &[AtomicI32; SLOTS], pid: i32) -> Option<usize> {
+    registry
         .iter()
         .position(|s| s.compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst).is_ok())
+}
+
+fn free_slot(registry: &[AtomicI32; SLOTS], slot: usize, pid: i32) {
+    if let Some(s) = registry.get(slot) {
+        let _ = s.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
+    }
+}
+
+fn ptrace(request: libc::c_uint, tid: i32, data: usize) -> io::Result<()> {
+    // SAFETY: SEIZE, INTERRUPT and DETACH take no addr and read no memory of
+    // ours; data is an integer (options or a signal number).
+    let r = unsafe {
+        libc::ptrace(
+            request,
+            tid,
+            std::ptr::null_mut::<libc::c_void>(),
+            data as *mut libc::c_void,
+        )
+    };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Seizes and interrupts every thread of `pid`, re-reading `/proc/PID/task`
+/// until a scan finds no thread that is not held (a Go program starts
+/// threads at any time; once every known thread is stopped none can start).
+fn seize_all(pid: i32, timeout: Duration) -> Result<Vec<Tracee>, Seize> {
+    let deadline = Instant::now() + timeout;
+    let mut tracees: Vec<Tracee> = Vec::new();
+    loop {
+        let Some(tids) = task_ids(pid) else {
+            release_seized(&mut tracees);
+            return Err(Seize::Failed(MemoryError::NoSuchProcess { pid }));
+        };
+        let mut new = 0;
+        for tid in tids {
+            if tracees.iter().any(|t| t.tid == tid) || tracees.len() >= MAX_THREADS {
+                continue;
+            }
+            match ptrace(libc::PTRACE_SEIZE, tid, 0) {
+                Ok(()) => {}
+                // The thread exited between the scan and the seize.
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => continue,
+                Err(e) => {
+                    release_seized(&mut tracees);
+                    return Err(Seize::Refused(e));
+                }
+            }
+            // A failure means the thread is exiting; its wait status says so.
+            let _ = ptrace(libc::PTRACE_INTERRUPT, tid, 0);
+            tracees.push(Tracee {
+                tid,
+                stopped: false,
+                gone: false,
+                signal: 0,
+            });
+            new += 1;
+        }
+        if !wait_stopped(&mut tracees, deadline) {
+            let waited_ms = timeout.as_millis() as u64;
+            release_seized(&mut tracees);
+            return Err(Seize::Failed(MemoryError::PauseTimeout { pid, waited_ms }));
+        }
+        if new == 0 {
+            break;
+        }
+    }
+    if tracees.iter().all(|t| t.gone) {
+        return Err(Seize::Failed(MemoryError::NoSuchProcess { pid }));
+    }
+    Ok(tracees)
+}
+
+/// Collects the stops of seized threads until every one is stopped (or gone);
+/// false when `deadline` passed first.
+fn wait_stopped(tracees: &mut [Tracee], deadline: Instant) -> bool {
+    let mut delay = Duration::from_micros(20);
+    loop {
+        let mut pending = false;
+        for t in tracees.iter_mut().filter(|t| !t.stopped && !t.gone) {
+            let mut status = 0;
+            // SAFETY: status is a valid out-pointer; WNOHANG never blocks.
+            let r = unsafe { libc::waitpid(t.tid, &mut status, libc::WNOHANG | libc::__WALL) };
+            if r == 0 {
+                pending = true;
+            } else if r < 0 {
+                // ECHILD: no longer ours to wait for (it exited).
+                t.gone = true;
+            } else if libc::WIFSTOPPED(status) {
+                t.stopped = true;
+                // A stop with no ptrace event is a signal-delivery-stop: the
+                // signal is handed back on detach. (PTRACE_EVENT_STOP is our
+                // interrupt or a group-stop, which detaching restores.)
+                if status >> 16 == 0 {
+                    t.signal = libc::WSTOPSIG(status);
+                }
+            } else {
+                t.gone = true;
+            }
+        }
+        if !pending {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        std::thread::sleep(delay.min(deadline - now));
+        delay = (delay * 2).min(Duration::from_millis(2));
+    }
+}
+
+/// Detaches every seized thread after giving the unstopped ones a moment
+/// to stop. A thread that never stops cannot be detached; it is released
+/// when this process ends.
+fn release_seized(tracees: &mut Vec<Tracee>) {
+    if tracees.iter().any(|t| !t.stopped && !t.gone) {
+        wait_stopped(tracees, Instant::now() + DETACH_GRACE);
+    }
+    detach_all(tracees);
+}
+
+fn detach_all(tracees: &mut Vec<Tracee>) {
+    for t in tracees.drain(..).filter(|t| t.stopped && !t.gone) {
+        // ESRCH: it died while stopped; nothing left to resume.
+        let _ = ptrace(libc::PTRACE_DETACH, t.tid, t.signal as usize);
+    }
+}
+
+/// The thread ids of `pid` (None when the process is gone).
+fn task_ids(pid: i32) -> Option<Vec<i32>> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut tids: Vec<i32> = dir
+        .take(MAX_THREADS)
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    tids.sort_unstable();
+    // The leader first: a refusal is then seen before any other thread is held.
+    if let Some(i) = tids.iter().position(|&t| t == pid) {
+        tids.swap(0, i);
+    }
+    (!tids.is_empty()).then_some(tids)
 }
 
 struct Stat {

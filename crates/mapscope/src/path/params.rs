@@ -44,6 +44,8 @@ const KEY_USERS: &[&str] = &["internal/runtime/maps.memHashFallback", "runtime.m
 /// Where the hash keys were found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamsSource {
+    /// The ELF symbol table: no DWARF to decompress and walk.
+    Symbols,
     Dwarf,
     /// Addresses taken from the runtime's machine code (stripped binary).
     Code,
@@ -52,6 +54,7 @@ pub enum ParamsSource {
 impl ParamsSource {
     pub fn as_str(self) -> &'static str {
         match self {
+            ParamsSource::Symbols => "symbol table",
             ParamsSource::Dwarf => "DWARF globals",
             ParamsSource::Code => "runtime code (stripped binary)",
         }
@@ -90,7 +93,7 @@ pub fn hash_version(bin: &GoBinary) -> Result<HashVersion, PathError> {
     Ok(HashVersion::for_go(v.major, v.minor)?)
 }
 
-/// Finds the globals: DWARF first, then the code.
+/// Finds the globals: the symbol table first (cheapest), then DWARF, then the code.
 pub fn find_globals(bin: &GoBinary) -> Result<HashGlobals, PathError> {
     let version = hash_version(bin)?;
     let names = if version == HashVersion::Go127 {
@@ -98,6 +101,15 @@ pub fn find_globals(bin: &GoBinary) -> Result<HashGlobals, PathError> {
     } else {
         &RUNTIME
     };
+    let symbol = |name: &str| bin.data_symbol(name).map(|s| s.addr);
+    if let (Some(flag), Some(sched)) = (symbol(names.use_aeshash), symbol(names.aeskeysched)) {
+        return Ok(HashGlobals {
+            use_aeshash: flag,
+            aeskeysched: sched,
+            hashkey: symbol(names.hashkey),
+            source: ParamsSource::Symbols,
+        });
+    }
     let dwarf = |name: &str| bin.global(name).ok().flatten().map(|g| g.addr);
     if let (Some(flag), Some(sched)) = (dwarf(names.use_aeshash), dwarf(names.aeskeysched)) {
         return Ok(HashGlobals {

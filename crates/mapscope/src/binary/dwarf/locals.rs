@@ -196,7 +196,7 @@ impl DwarfIndex {
         let Some(v) = e.attr_value(gimli::DW_AT_ranges).ok().flatten() else {
             return out;
         };
-        if let Ok(Some(mut it)) = self.dwarf.attr_ranges(unit, v) {
+        if let Ok(Some(mut it)) = self.lists().attr_ranges(unit, v) {
             while let Ok(Some(r)) = it.next() {
                 if r.end > r.begin {
                     out.push((r.begin, r.end));
@@ -334,7 +334,7 @@ impl DwarfIndex {
             None => Loc::List(Vec::new()),
             Some(AttributeValue::Exprloc(expr)) => Loc::Always(pieces(&expr, cx.unit.encoding(), size, cx.fb_is_cfa)),
             Some(v) => {
-                let mut it = self.dwarf.attr_locations(cx.unit, v).ok()??;
+                let mut it = self.lists().attr_locations(cx.unit, v).ok()??;
                 let mut list = Vec::new();
                 while let Ok(Some(le)) = it.next() {
                     if le.range.end > le.range.begin {
