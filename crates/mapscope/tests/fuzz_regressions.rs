@@ -3,6 +3,12 @@
 //! may panic or hang.
 
 use std::path::Path;
+use std::sync::OnceLock;
+
+use mapscope::fuzzing::{SectionsBase, ValuesBase};
+
+#[path = "../../../fuzz/bases.rs"]
+mod bases;
 
 fn replay(target: &str, run: fn(&[u8])) -> usize {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -21,8 +27,28 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
 fn kept_fuzz_inputs_do_not_panic() {
     let n = replay("binary_parse", mapscope::fuzzing::binary_parse)
         + replay("core_parse", mapscope::fuzzing::core_parse)
-        + replay("maps_walk", mapscope::fuzzing::maps_walk);
+        + replay("maps_walk", mapscope::fuzzing::maps_walk)
+        + replay("binary_sections", binary_sections)
+        + replay("values_decode", values_decode);
     eprintln!("replayed {n} kept inputs");
+}
+
+// As the structure-aware targets run them: the first byte picks the base.
+
+fn binary_sections(data: &[u8]) {
+    static BASES: OnceLock<Vec<SectionsBase>> = OnceLock::new();
+    let bases = BASES.get_or_init(|| bases::sections_bases().unwrap());
+    if let Some((&which, rest)) = data.split_first() {
+        mapscope::fuzzing::binary_sections(&bases[usize::from(which) % bases.len()], rest);
+    }
+}
+
+fn values_decode(data: &[u8]) {
+    static BASES: OnceLock<Vec<ValuesBase>> = OnceLock::new();
+    let bases = BASES.get_or_init(|| bases::values_bases().unwrap());
+    if let Some((&which, rest)) = data.split_first() {
+        mapscope::fuzzing::values_decode(&bases[usize::from(which) % bases.len()], rest);
+    }
 }
 
 #[test]
@@ -50,4 +76,66 @@ fn maps_walk_survives_images_cut_from_real_cores() {
         data.extend_from_slice(chunk);
         mapscope::fuzzing::maps_walk(&data);
     }
+}
+
+/// The structure-aware targets patch real fixtures: their bases must hold
+/// the sections and maps the patches aim at, or the fuzzers fuzz nothing.
+/// A few hundred pseudo-random patch programs also run through each.
+#[test]
+fn structure_aware_bases_hold_what_the_targets_patch() {
+    let sections = bases::sections_bases().unwrap();
+    let values = bases::values_bases().unwrap();
+    assert_eq!(sections.len(), 3);
+    assert_eq!(values.len(), 3);
+    for s in &sections {
+        assert!(s.len() >= 10, "{} sections", s.len());
+    }
+    for v in &values {
+        // mapfix has some 60 maps; those up to 500 entries are kept.
+        assert!(v.maps() >= 40, "{} maps", v.maps());
+    }
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..300u64 {
+        let input: Vec<u8> = (0..(8 + next() % 120)).map(|_| next() as u8).collect();
+        let mut with_base = vec![i as u8];
+        with_base.extend_from_slice(&input);
+        binary_sections(&with_base);
+        values_decode(&with_base);
+    }
+}
+
+#[test]
+#[ignore]
+fn tmp_timing() {
+    let sections = bases::sections_bases().unwrap();
+    let values = bases::values_bases().unwrap();
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let which = std::env::var("WHICH").unwrap_or_default();
+    let n: u32 = std::env::var("N").map_or(300, |n| n.parse().unwrap());
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        let mut input: Vec<u8> = (0..(8 + next() % 120)).map(|_| next() as u8).collect();
+        if let Ok(f) = std::env::var("F") {
+            input[0] = f.parse().unwrap();
+        }
+        if which == "s" {
+            let b = std::env::var("B").map_or(next() % 3, |b| b.parse().unwrap());
+            mapscope::fuzzing::binary_sections(&sections[b as usize], &input);
+        } else {
+            mapscope::fuzzing::values_decode(&values[(next() % 3) as usize], &input);
+        }
+    }
+    eprintln!("{which}: {:?} per exec", t.elapsed() / n);
 }
