@@ -18,8 +18,10 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 const BINARIES: &[&str] = &["go1.22", "go1.26-stripped", "go1.27-split"];
 const CORES: &[&str] = &["go1.22", "go1.26", "go1.27-split"];
 
-/// Maps up to this many entries: larger ones only make executions slower.
-const MAX_LEN: usize = 500;
+/// Maps up to this many entries (all but the growth, tombstone and huge
+/// ones, which the corpus tests walk): larger ones only make executions
+/// slower.
+const MAX_LEN: usize = 100;
 
 pub fn sections_bases() -> Result<Vec<SectionsBase>, Error> {
     BINARIES

@@ -109,33 +109,3 @@ fn structure_aware_bases_hold_what_the_targets_patch() {
         values_decode(&with_base);
     }
 }
-
-#[test]
-#[ignore]
-fn tmp_timing() {
-    let sections = bases::sections_bases().unwrap();
-    let values = bases::values_bases().unwrap();
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let which = std::env::var("WHICH").unwrap_or_default();
-    let n: u32 = std::env::var("N").map_or(300, |n| n.parse().unwrap());
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        let mut input: Vec<u8> = (0..(8 + next() % 120)).map(|_| next() as u8).collect();
-        if let Ok(f) = std::env::var("F") {
-            input[0] = f.parse().unwrap();
-        }
-        if which == "s" {
-            let b = std::env::var("B").map_or(next() % 3, |b| b.parse().unwrap());
-            mapscope::fuzzing::binary_sections(&sections[b as usize], &input);
-        } else {
-            mapscope::fuzzing::values_decode(&values[(next() % 3) as usize], &input);
-        }
-    }
-    eprintln!("{which}: {:?} per exec", t.elapsed() / n);
-}

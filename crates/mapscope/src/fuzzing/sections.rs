@@ -75,7 +75,7 @@ impl SectionsBase {
             let (Ok(off), Ok(size)) = (usize::try_from(off), usize::try_from(size)) else {
                 continue;
             };
-            if size == 0 || off.checked_add(size).is_none_or(|end| end > image.len()) {
+            if size == 0 || !matches!(off.checked_add(size), Some(end) if end <= image.len()) {
                 continue;
             }
             let family = Family::of(s.name().unwrap_or(""));
@@ -149,7 +149,9 @@ impl SectionsBase {
     fn patched(&self, data: &[u8]) -> (Vec<u8>, Family, bool) {
         let mut img = self.image.clone();
         let mut c = Cursor(data);
-        let (family, sections) = &self.families[usize::from(c.u8()) % self.families.len()];
+        let Some((family, sections)) = self.families.get(usize::from(c.u8()) % self.families.len().max(1)) else {
+            return (img, Family::Types, false);
+        };
         let mut moved = false;
         let mut n = 0;
         while !c.is_empty() && n < 64 {
@@ -166,7 +168,7 @@ impl SectionsBase {
                 0 => {
                     let k = usize::from(c.u8() % 33).min(room);
                     let src = c.bytes(k);
-                    img[at..at + src.len()].copy_from_slice(src);
+                    put(&mut img, at, src);
                 }
                 // A word that means something to a parser: a size, an
                 // address inside or just past the section, an extreme.
@@ -186,18 +188,21 @@ impl SectionsBase {
                     let w = if c.u8() & 1 == 0 { 8 } else { 4 };
                     let bytes = v.to_le_bytes();
                     let k = w.min(room);
-                    img[at..at + k].copy_from_slice(&bytes[..k]);
+                    put(&mut img, at, bytes.get(..k).unwrap_or(&[]));
                 }
                 // A zeroed run, as a truncated or stripped table reads.
                 2 => {
                     let k = usize::from(c.u16()).min(room);
-                    img[at..at + k].fill(0);
+                    if let Some(run) = img.get_mut(at..at + k) {
+                        run.fill(0);
+                    }
                 }
                 // One header field of the section (sh_addr, sh_offset,
                 // sh_size) moved by a small signed amount or set: the table
                 // keeps its place and shape, its contents lie.
                 _ => {
-                    let field = s.header + [0x10, 0x18, 0x20][usize::from(c.u8() % 3)];
+                    // sh_addr, sh_offset, sh_size are the words at 0x10, 0x18, 0x20.
+                    let field = s.header + 0x10 + 8 * usize::from(c.u8() % 3);
                     let Some(slot) = img.get_mut(field..field + 8) else {
                         continue;
                     };
@@ -214,6 +219,14 @@ impl SectionsBase {
             }
         }
         (img, *family, moved)
+    }
+}
+
+/// Writes `src` at `at`, as far as the image reaches.
+fn put(img: &mut [u8], at: usize, src: &[u8]) {
+    let end = at.saturating_add(src.len()).min(img.len());
+    if let (Some(dst), Some(src)) = (img.get_mut(at..end), src.get(..end.saturating_sub(at))) {
+        dst.copy_from_slice(src);
     }
 }
 

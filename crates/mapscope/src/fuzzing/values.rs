@@ -18,7 +18,7 @@ use crate::values::{EntryPlans, Limits, ValueDecoder};
 
 /// Entries decoded per execution, and bounds on each value: enough to
 /// reach every decoder, little enough to keep executions fast.
-const MAX_ENTRIES: usize = 256;
+const MAX_ENTRIES: usize = 64;
 const MAX_ANCHORS: usize = 48;
 
 fn limits() -> Limits {
@@ -93,7 +93,7 @@ fn anchors(mem: &dyn Memory, header: u64) -> Vec<u64> {
     let mut out = vec![header];
     let mut i = 0;
     while i < out.len() && out.len() < MAX_ANCHORS {
-        let Ok(bytes) = mem.read_vec(out[i], 256) else {
+        let Some(Ok(bytes)) = out.get(i).map(|&a| mem.read_vec(a, 256)) else {
             i += 1;
             continue;
         };
@@ -145,19 +145,23 @@ impl Memory for Patched {
 /// A map of the base with `data`'s patches over its memory: the walk, the
 /// typed decode of its entries and the lookup of a key must all end, with
 /// values or typed errors. Input: the map (byte 0), flags (byte 1: bit 0
-/// runs `path`), then patches of (anchor, offset, length, bytes).
+/// runs `path`, bit 1 decodes the whole map as fmt prints it, bit 2 takes
+/// the walk's statistics), then patches of (anchor, offset, length, bytes).
 pub fn values_decode(base: &ValuesBase, data: &[u8]) {
-    if base.maps.is_empty() {
-        return;
-    }
     let mut c = Cursor(data);
-    let m = &base.maps[usize::from(c.u8()) % base.maps.len()];
+    let Some(m) = base.maps.get(usize::from(c.u8()) % base.maps.len().max(1)) else {
+        return;
+    };
     let flags = c.u8();
     let mut bytes = BTreeMap::new();
     let mut n = 0;
     while !c.is_empty() && n < 32 {
         n += 1;
-        let anchor = m.anchors[usize::from(c.u8()) % m.anchors.len()];
+        let anchor = m
+            .anchors
+            .get(usize::from(c.u8()) % m.anchors.len().max(1))
+            .copied()
+            .unwrap_or(m.named.header);
         let at = anchor.wrapping_add(u64::from(c.u16() % 4096));
         let len = usize::from(c.u8() % 17);
         for (i, &b) in c.bytes(len).iter().enumerate() {
@@ -174,7 +178,9 @@ pub fn values_decode(base: &ValuesBase, data: &[u8]) {
     let Ok(map) = MapHandle::for_type(mem.clone(), bin, m.named.header, ty) else {
         return;
     };
-    let _ = map.stats();
+    if flags & 4 != 0 {
+        let _ = map.stats();
+    }
     let mut out = Vec::new();
     let mut first_key = None;
     for e in map.entries().take(MAX_ENTRIES) {
