@@ -31,6 +31,16 @@ fn kept_fuzz_inputs_do_not_panic() {
         + replay("binary_sections", binary_sections)
         + replay("values_decode", values_decode);
     eprintln!("replayed {n} kept inputs");
+    // Some kept inputs are OOMs (a corrupt slice of strings decoded to
+    // gigabytes): the whole process, every test in it, stays well under 1 GiB.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(kb) = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    {
+        assert!(kb < 1 << 20, "peak RSS {kb} kB replaying kept inputs");
+    }
 }
 
 // As the structure-aware targets run them: the first byte picks the base.

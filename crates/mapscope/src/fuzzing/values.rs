@@ -28,6 +28,7 @@ fn limits() -> Limits {
         max_elems: 64,
         max_nodes: 4096,
         closure_words: 4,
+        max_total_bytes: 64 << 10,
     }
 }
 
