@@ -187,6 +187,8 @@ fn scalar_len(shape: &Shape, size: u64) -> Option<usize> {
 pub(crate) struct Walk<'d, 'b> {
     pub(crate) dec: &'d ValueDecoder<'b>,
     nodes: u64,
+    /// String bytes kept so far, against `max_total_bytes`.
+    bytes: u64,
     /// Map headers and slice arrays on the path from the root (cycle check).
     pub(crate) inside: Vec<u64>,
 }
@@ -196,6 +198,7 @@ impl<'d, 'b> Walk<'d, 'b> {
         Walk {
             dec,
             nodes: 0,
+            bytes: 0,
             inside: Vec::new(),
         }
     }
@@ -291,10 +294,19 @@ impl<'d, 'b> Walk<'d, 'b> {
     }
 
     fn string(&mut self, addr: u64, data: u64, len: u64) -> Value {
-        let n = len.min(self.dec.limits.max_string_bytes);
+        let limits = &self.dec.limits;
+        let left = limits
+            .max_total_bytes
+            .max(limits.max_string_bytes)
+            .saturating_sub(self.bytes);
+        if len > 0 && left == 0 {
+            return Value::new(addr, ValueKind::Elided(Elision::Budget));
+        }
+        let n = len.min(limits.max_string_bytes).min(left);
         if n == 0 {
             return Value::new(addr, ValueKind::String { bytes: Vec::new(), len });
         }
+        self.bytes = self.bytes.saturating_add(n);
         match self.dec.mem.read_vec_capped(data, n, usize::MAX) {
             Ok(bytes) => Value::new(addr, ValueKind::String { bytes, len }),
             Err(e) => Value::unreadable(addr, ValueError::memory("string bytes", data, e)),

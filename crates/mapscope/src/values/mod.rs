@@ -67,6 +67,10 @@ pub struct Limits {
     pub max_nodes: u64,
     /// Raw words read after a heap closure's code pointer.
     pub closure_words: u32,
+    /// String bytes one decode call may keep in all (at least one string's
+    /// `max_string_bytes`): without it a corrupt slice of 100,000 strings of
+    /// 1 MiB each is a legal decode of 100 GB (found by `values_decode`).
+    pub max_total_bytes: u64,
 }
 
 impl Default for Limits {
@@ -77,6 +81,7 @@ impl Default for Limits {
             max_elems: 100_000,
             max_nodes: 2_000_000,
             closure_words: 4,
+            max_total_bytes: 64 << 20,
         }
     }
 }

@@ -91,3 +91,41 @@ pub fn maps_walk(data: &[u8]) {
         }
     }
 }
+
+mod sections;
+mod values;
+
+pub use sections::{binary_sections, SectionsBase};
+pub use values::{values_decode, BaseMap, ValuesBase};
+
+/// Reads a fuzz input as a stream of fields; an exhausted input reads as
+/// zeros, so every byte string is a valid (if short) program.
+struct Cursor<'a>(&'a [u8]);
+
+impl Cursor<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn bytes(&mut self, n: usize) -> &[u8] {
+        let (a, b) = self.0.split_at(n.min(self.0.len()));
+        self.0 = b;
+        a
+    }
+
+    fn u8(&mut self) -> u8 {
+        self.bytes(1).first().copied().unwrap_or(0)
+    }
+
+    fn u16(&mut self) -> u16 {
+        u16::from(self.u8()) | u16::from(self.u8()) << 8
+    }
+
+    fn u32(&mut self) -> u32 {
+        u32::from(self.u16()) | u32::from(self.u16()) << 16
+    }
+
+    fn u64(&mut self) -> u64 {
+        u64::from(self.u32()) | u64::from(self.u32()) << 32
+    }
+}
