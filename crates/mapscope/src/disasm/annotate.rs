@@ -4,6 +4,7 @@
 //! cross-check against the layout knowledge.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use iced_x86::{FlowControl, Formatter, Instruction, IntelFormatter, MemorySizeOptions, OpKind};
 use serde::Serialize;
@@ -28,8 +29,10 @@ pub struct AnnotatedInstruction {
     pub field: Option<String>,
     /// Raw bytes, hex.
     pub bytes: String,
+    /// Shared by the instructions of one file (a 150k-instruction listing
+    /// would otherwise hold 150k copies of one long path).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
+    pub file: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
     /// Symbol of a branch target or a static address (a type's name).
@@ -140,6 +143,7 @@ impl<'b> Annotator<'b> {
         let mut labels = BTreeSet::new();
         let mut invalid = 0usize;
         let mut unreached = 0usize;
+        let lines = bin.func_lines(f);
         let mut cursor = 0usize;
         // Labels and reachability per instruction; the states themselves
         // live only while their block is walked.
@@ -165,6 +169,7 @@ impl<'b> Annotator<'b> {
                 text.push_str("(bad)");
             } else {
                 fmt.format(ins, &mut text);
+                text.shrink_to_fit();
             }
             let mut field = None;
             if let Some((b, o, l)) = label {
@@ -174,14 +179,14 @@ impl<'b> Annotator<'b> {
             } else if !reached && !is_padding(ins) {
                 unreached += 1;
             }
-            let line = bin.line_for_pc(ins.ip());
+            let line = lines.at(ins.ip());
             out.push(AnnotatedInstruction {
                 address: ins.ip(),
                 text,
                 field,
                 bytes: hex::bytes(raw),
-                file: line.as_ref().and_then(|l| l.file.clone()),
-                line: line.and_then(|l| l.line),
+                file: line.map(|(f, _)| Arc::clone(f)),
+                line: line.map(|(_, l)| l),
                 target: self.target_of(f, ins),
                 invalid: bad,
             });
@@ -217,6 +222,7 @@ impl<'b> Annotator<'b> {
         if indirect > 0 {
             notes.push(format!("{indirect} indirect jump(s): their targets are not followed"));
         }
+        let lines = self.bin.func_lines(f);
         let mut out = Vec::with_capacity(insns.len());
         let mut offsets: BTreeMap<(String, i64), (Option<String>, usize)> = BTreeMap::new();
         let mut labels = BTreeSet::new();
@@ -240,14 +246,14 @@ impl<'b> Annotator<'b> {
                 (None, _) if insn.word != 0 => unreached += 1,
                 _ => {}
             }
-            let line = self.bin.line_for_pc(insn.addr);
+            let line = lines.at(insn.addr);
             out.push(AnnotatedInstruction {
                 address: insn.addr,
                 text: insn.text(),
                 field,
                 bytes: hex::bytes(&insn.word.to_le_bytes()),
-                file: line.as_ref().and_then(|l| l.file.clone()),
-                line: line.and_then(|l| l.line),
+                file: line.map(|(f, _)| Arc::clone(f)),
+                line: line.map(|(_, l)| l),
                 target: self.target_of_arm64(f, insn, flow.before.get(k).and_then(Option::as_ref)),
                 invalid: bad,
             });

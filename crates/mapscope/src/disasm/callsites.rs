@@ -79,6 +79,7 @@ pub fn call_sites_where(bin: &GoBinary, keep: impl Fn(&Func) -> bool) -> Result<
                 continue;
             }
             let flow = arm64_flow::analyse(&insns, arm64_flow::State::entry(&[]), &ctx);
+            let lines = bin.func_lines(f);
             for (k, target) in calls {
                 let (Some(ins), Some(&(callee, op, typed))) = (insns.get(k), entries.get(&target)) else {
                     continue;
@@ -93,7 +94,7 @@ pub fn call_sites_where(bin: &GoBinary, keep: impl Fn(&Func) -> bool) -> Result<
                     _ => None,
                 };
                 let map_type = addr.and_then(|a| types.entry(a).or_insert_with(|| map_type_name(bin, a)).clone());
-                let line = bin.line_for_pc(ins.addr);
+                let line = lines.at(ins.addr);
                 out.push(CallSite {
                     function: f.name.clone(),
                     address: ins.addr,
@@ -101,8 +102,8 @@ pub fn call_sites_where(bin: &GoBinary, keep: impl Fn(&Func) -> bool) -> Result<
                     op,
                     map_type_address: map_type.as_ref().and(addr),
                     map_type,
-                    file: line.as_ref().and_then(|l| l.file.clone()),
-                    line: line.and_then(|l| l.line),
+                    file: line.map(|(f, _)| f.to_string()),
+                    line: line.map(|(_, l)| l),
                 });
             }
             continue;
@@ -120,6 +121,7 @@ pub fn call_sites_where(bin: &GoBinary, keep: impl Fn(&Func) -> bool) -> Result<
         }
         let flow = analyse(&dec.insns, State::entry(&[]), &ctx);
         let states = flow.states_at(&dec.insns, &ctx, &calls);
+        let lines = bin.func_lines(f);
         for (k, st) in calls.into_iter().zip(states) {
             let Some(ins) = dec.insns.get(k) else { continue };
             let Some(&(callee, op, typed)) = entries.get(&ins.near_branch_target()) else {
@@ -131,7 +133,7 @@ pub fn call_sites_where(bin: &GoBinary, keep: impl Fn(&Func) -> bool) -> Result<
                 _ => None,
             };
             let map_type = addr.and_then(|a| types.entry(a).or_insert_with(|| map_type_name(bin, a)).clone());
-            let line = bin.line_for_pc(ins.ip());
+            let line = lines.at(ins.ip());
             out.push(CallSite {
                 function: f.name.clone(),
                 address: ins.ip(),
@@ -139,8 +141,8 @@ pub fn call_sites_where(bin: &GoBinary, keep: impl Fn(&Func) -> bool) -> Result<
                 op,
                 map_type_address: map_type.as_ref().and(addr),
                 map_type,
-                file: line.as_ref().and_then(|l| l.file.clone()),
-                line: line.and_then(|l| l.line),
+                file: line.map(|(f, _)| f.to_string()),
+                line: line.map(|(_, l)| l),
             });
         }
     }
