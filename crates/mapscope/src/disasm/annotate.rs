@@ -144,26 +144,14 @@ impl<'b> Annotator<'b> {
         let mut invalid = 0usize;
         let mut unreached = 0usize;
         let lines = bin.func_lines(f);
-        let mut cursor = 0usize;
-        // Labels and reachability per instruction; the states themselves
-        // live only while their block is walked.
-        let mut found: Vec<(bool, Option<Label>)> = vec![(false, None); dec.insns.len()];
-        flow.visit(&dec.insns, &ctx, |i, st| {
-            let label = match dec.insns.get(i) {
-                Some(ins) if !is_invalid(ins) => field_of(&ctx, st, ins),
-                _ => None,
-            };
-            if let Some(slot) = found.get_mut(i) {
-                *slot = (true, label);
-            }
-        });
-        for (i, ins) in dec.insns.iter().enumerate() {
-            let (reached, label) = found.get_mut(i).map_or((false, None), |(r, l)| (*r, l.take()));
+        // The listing first, then the labels written into it as the flow
+        // walks each block (in no particular order): nothing per
+        // instruction is kept beside the listing itself.
+        for ins in &dec.insns {
             let bad = is_invalid(ins);
             invalid += usize::from(bad);
             let off = usize::try_from(ins.ip().saturating_sub(f.entry)).unwrap_or(usize::MAX);
             let raw = bytes.get(off..off.saturating_add(ins.len())).unwrap_or(&[]);
-            cursor = cursor.max(off.saturating_add(ins.len()));
             let mut text = String::new();
             if bad {
                 text.push_str("(bad)");
@@ -171,19 +159,11 @@ impl<'b> Annotator<'b> {
                 fmt.format(ins, &mut text);
                 text.shrink_to_fit();
             }
-            let mut field = None;
-            if let Some((b, o, l)) = label {
-                record(&mut offsets, &ctx, b, o, &l);
-                labels.insert(l.clone());
-                field = Some(l);
-            } else if !reached && !is_padding(ins) {
-                unreached += 1;
-            }
             let line = lines.at(ins.ip());
             out.push(AnnotatedInstruction {
                 address: ins.ip(),
                 text,
-                field,
+                field: None,
                 bytes: hex::bytes(raw),
                 file: line.map(|(f, _)| Arc::clone(f)),
                 line: line.map(|(_, l)| l),
@@ -191,6 +171,29 @@ impl<'b> Annotator<'b> {
                 invalid: bad,
             });
         }
+        let mut reached = vec![false; dec.insns.len()];
+        flow.visit(&dec.insns, &ctx, |i, st| {
+            if let Some(r) = reached.get_mut(i) {
+                *r = true;
+            }
+            let Some(ins) = dec.insns.get(i).filter(|ins| !is_invalid(ins)) else {
+                return;
+            };
+            if let Some((b, o, l)) = field_of(&ctx, st, ins) {
+                record(&mut offsets, &ctx, b, o, &l);
+                labels.insert(l.clone());
+                if let Some(slot) = out.get_mut(i) {
+                    slot.field = Some(l);
+                }
+            }
+        });
+        drop(flow);
+        unreached += dec
+            .insns
+            .iter()
+            .zip(&reached)
+            .filter(|(ins, r)| !**r && !is_padding(ins))
+            .count();
         Ok(Tally {
             out,
             offsets,
@@ -358,9 +361,6 @@ fn formatter() -> IntelFormatter {
 fn is_padding(ins: &Instruction) -> bool {
     ins.mnemonic() == iced_x86::Mnemonic::Int3 || ins.mnemonic() == iced_x86::Mnemonic::Nop
 }
-
-/// A labelled memory operand: the base it is relative to, the offset, the field's name.
-type Label = (Base, Off, String);
 
 /// The labelled memory operand of `ins`, if any.
 fn field_of(ctx: &Ctx<'_>, st: &State, ins: &Instruction) -> Option<(Base, Off, String)> {
