@@ -10,7 +10,10 @@
 //! - `path` of one key of that map (key 500000·1000003, found by hashing,
 //!   not by scanning), and of an absent key (proved absent by the lookup) —
 //!   target ≤ 20 ms.
-//! - `disasm --json` of the largest executable and of `$MAPSCOPE_REALWORLD`'s.
+//! - `disasm --json` of the largest executable and of `$MAPSCOPE_REALWORLD`'s,
+//!   and of the generated huge function (`fixtures/bigfunc`: 273k
+//!   instructions, 5,720 map calls in one `main.init`), whole and `--func`
+//!   — target ≤ 2 s whole binary, under 100 MB for one function.
 //! - `maps --json` (the census) of every fixture core — target ≤ 200 ms; of
 //!   the large generated case when `fixtures/census-scale.sh` has made it
 //!   (`target/census-scale/*/core`) — target ≤ 5 s and peak RSS ≤ 25 % of its
@@ -382,6 +385,27 @@ fn disasm_benches(largest: &Path) {
             None,
         );
     }
+    // The generated huge functions (fixtures/bigfunc): the whole binary,
+    // and the function itself listed instruction by instruction — target
+    // under 100 MB peak RSS.
+    for big in mapscope_fixtures::big_functions().unwrap_or_default() {
+        let Ok(exe) = big.binary_path() else { continue };
+        let (e, exe) = (big.entry, exe.to_str().unwrap().to_string());
+        println!(
+            "{}: {} of {} instructions, {} map calls",
+            e.name, e.function, e.objdump_instructions, e.map_calls
+        );
+        bench(
+            &format!("disasm --json ({})", e.name),
+            &["disasm", "--json", &exe],
+            None,
+        );
+        bench(
+            &format!("disasm --json --func {} ({})", e.function, e.name),
+            &["disasm", "--json", "--func", &e.function, &exe],
+            None,
+        );
+    }
 }
 
 /// `path` of the 1M-entry bench map only: one present key, one absent.
@@ -440,6 +464,10 @@ fn main() {
     }
     let info_target =
         largest_go_executable().unwrap_or_else(|| mapscope_fixtures::get("go1.27").unwrap().binary_path().unwrap());
+    if std::env::args().any(|a| a == "disasm") {
+        disasm_benches(&info_target);
+        return;
+    }
     let size = std::fs::metadata(&info_target).map(|m| m.len()).unwrap_or(0);
     bench(
         &format!(

@@ -34,6 +34,16 @@ fn json_has_the_contract_fields() {
             assert!(hex(&c["address"]), "{c}");
             assert!(ops.contains(&c["op"].as_str().unwrap()), "{c}");
             assert!(c["map_type"].is_string() || c["map_type"].is_null());
+            // A null type always says why; a known one never carries a reason.
+            assert_eq!(c["map_type"].is_null(), c["map_type_reason"].is_string(), "{c}");
+            if c["callee"].as_str().is_some_and(|s| s.ends_with("makemap_small")) {
+                assert!(
+                    c["map_type_reason"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("takes no map type")),
+                    "{c}"
+                );
+            }
         }
         assert!(sites.iter().any(|c| c["function"] == "main.fill"
             && c["op"] == "assign"

@@ -22,7 +22,7 @@ mod truth;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-pub use manifest::{FileEntry, Manifest, RunEntry, StaticEntry, VariantEntry};
+pub use manifest::{BigFuncEntry, FileEntry, Manifest, RunEntry, StaticEntry, VariantEntry};
 pub use truth::{hex_u64, CollectedTruth, FuncTruth, HashTruth, MapTruth, OwnerTruth, ScaleTruth, StructTruth, Truth};
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +108,22 @@ impl StaticBinary {
     /// The amd64 build of the same program, whose truth describes the types.
     pub fn twin(&self) -> Result<Fixture> {
         get(&self.entry.twin)
+    }
+}
+
+/// Generated huge functions (`fixtures/bigfunc`), for `disasm`.
+pub fn big_functions() -> Result<Vec<BigFunc>> {
+    Ok(manifest()?.bigfunc.iter().map(|entry| BigFunc { entry }).collect())
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct BigFunc {
+    pub entry: &'static BigFuncEntry,
+}
+
+impl BigFunc {
+    pub fn binary_path(&self) -> Result<PathBuf> {
+        cache::materialise(&self.entry.binary, false)
     }
 }
 

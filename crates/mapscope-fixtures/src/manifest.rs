@@ -15,6 +15,30 @@ pub struct Manifest {
     /// Snapshot pairs of `fixtures/difffix` (see [`crate::diffpair`]).
     #[serde(default)]
     pub diff: Vec<crate::diffpair::DiffEntry>,
+    /// Generated huge functions (`fixtures/bigfunc`), built only.
+    #[serde(default)]
+    pub bigfunc: Vec<BigFuncEntry>,
+}
+
+/// A program from `fixtures/bigfunc/gen.go`: one huge function of nested
+/// map literals. The counts are the generator's (what it wrote), checked
+/// at generation against `go tool objdump` of the build.
+#[derive(Debug, Deserialize)]
+pub struct BigFuncEntry {
+    pub name: String,
+    pub go: String,
+    pub go_version: String,
+    pub toolchain: String,
+    /// The huge function (`main.init`).
+    pub function: String,
+    pub map_literals: usize,
+    pub map_entries: usize,
+    /// Calls to the runtime's map functions in `function`: one make per
+    /// literal, one assignment per entry.
+    pub map_calls: usize,
+    /// Instructions of `function` as `go tool objdump` listed them.
+    pub objdump_instructions: usize,
+    pub binary: FileEntry,
 }
 
 /// A binary built for another architecture from the same program: no run,

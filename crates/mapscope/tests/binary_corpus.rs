@@ -155,7 +155,13 @@ fn corpus_funcvals_resolve_to_the_programs_func_for_pc() {
             assert_eq!(line.line, Some(f.line), "{}: {} line", fx.name(), f.name);
             let file = line.file.unwrap_or_default();
             assert!(file.ends_with(&f.file), "{}: {file} vs {}", fx.name(), f.file);
-            assert_eq!(bin.func_by_name(&f.name).map(|g| g.entry), Some(pc));
+            let func = bin.func_by_name(&f.name).expect("function by name");
+            assert_eq!(func.entry, pc);
+            // The whole-function table gives the same position.
+            let lines = bin.func_lines(&func);
+            let (lfile, lline) = lines.at(pc).expect("func_lines at the entry");
+            assert_eq!(lline, f.line, "{}: {} func_lines line", fx.name(), f.name);
+            assert!(lfile.ends_with(&f.file), "{}: {lfile} vs {}", fx.name(), f.file);
             checked += 1;
         }
         assert!(checked > 0, "{}: no func values in truth", fx.name());

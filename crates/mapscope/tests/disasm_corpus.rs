@@ -217,3 +217,45 @@ fn every_runtime_map_function_annotates_without_unknown_offsets() {
         );
     }
 }
+
+/// The generated huge functions (`fixtures/bigfunc`, aws-sdk-go-like
+/// endpoint tables): every map call the generator wrote is found with its
+/// type, and the listing has every instruction `go tool objdump` listed,
+/// all tracked within the work budget.
+#[test]
+fn huge_generated_function_has_every_map_call() {
+    let bigs = mapscope_fixtures::big_functions().unwrap();
+    assert!(!bigs.is_empty(), "no fixtures/bigfunc entry in the manifest");
+    for big in bigs {
+        let e = big.entry;
+        let bin = GoBinary::open(big.binary_path().unwrap()).unwrap();
+        let f = bin
+            .func_by_name(&e.function)
+            .unwrap_or_else(|| panic!("{}: no {}", e.name, e.function));
+        let sites = disasm::call_sites_where(&bin, |g| g.entry == f.entry).unwrap();
+        assert_eq!(sites.len(), e.map_calls, "{}: map call sites", e.name);
+        let makes = sites.iter().filter(|c| c.op == disasm::MapOp::Make).count();
+        let assigns: Vec<_> = sites.iter().filter(|c| c.op == disasm::MapOp::Assign).collect();
+        assert_eq!(makes, e.map_literals, "{}: makes", e.name);
+        assert_eq!(assigns.len(), e.map_entries, "{}: assigns", e.name);
+        // mapassign always takes the map type.
+        let untyped: Vec<_> = assigns.iter().filter(|c| c.map_type.is_none()).collect();
+        assert!(untyped.is_empty(), "{}: {} untyped assigns", e.name, untyped.len());
+        let af = Annotator::new(&bin).unwrap().annotate(&f).unwrap();
+        // objdump stops at the symbol's size; pclntab's end includes the
+        // int3 padding up to the next function.
+        let padding = af.instructions.iter().rev().take_while(|i| i.text == "int3").count();
+        assert_eq!(
+            af.instructions.len() - padding,
+            e.objdump_instructions,
+            "{}: instructions",
+            e.name
+        );
+        assert!(
+            !af.notes.iter().any(|n| n.contains("budget")),
+            "{}: {:?}",
+            e.name,
+            af.notes
+        );
+    }
+}

@@ -97,7 +97,12 @@ fn print_text(doc: &DisasmJson) -> anyhow::Result<()> {
             at,
             c.op.as_str(),
             c.callee,
-            c.map_type.as_deref().unwrap_or("?"),
+            match (&c.map_type, &c.map_type_reason) {
+                (Some(t), _) => t.as_str(),
+                // makemap_small and friends: no type to show.
+                (None, Some(r)) if r.ends_with("takes no map type") => "-",
+                _ => "?",
+            },
             c.function
         )?;
     }

@@ -54,8 +54,9 @@ pub use error::BinaryError;
 pub use image::{Arch, Section, Segment};
 pub use moduledata::{Moduledata, ModuledataLayout, LAYOUTS as MODULEDATA_LAYOUTS};
 pub use pclntab::{
-    Func, FuncInfo, PclnVersion, Pclntab, ARGS_SIZE_UNKNOWN, FUNCDATA_ARGS_POINTER_MAPS, FUNCDATA_LOCALS_POINTER_MAPS,
-    FUNCDATA_STACK_OBJECTS, FUNC_FLAG_SPWRITE, FUNC_FLAG_TOP_FRAME, PCDATA_STACK_MAP_INDEX,
+    Func, FuncInfo, FuncLines, PclnVersion, Pclntab, ARGS_SIZE_UNKNOWN, FUNCDATA_ARGS_POINTER_MAPS,
+    FUNCDATA_LOCALS_POINTER_MAPS, FUNCDATA_STACK_OBJECTS, FUNC_FLAG_SPWRITE, FUNC_FLAG_TOP_FRAME,
+    PCDATA_STACK_MAP_INDEX,
 };
 pub use symbols::DataSymbol;
 pub use types::{
@@ -465,6 +466,15 @@ impl GoBinary {
             file: fl.as_ref().map(|(f, _)| f.clone()),
             line: fl.map(|(_, l)| l),
         })
+    }
+
+    /// File and line of every PC of `f`, decoded once: for listing a
+    /// function instruction by instruction.
+    pub fn func_lines(&self, f: &Func) -> FuncLines {
+        match &self.pclntab {
+            Ok(p) => p.func_lines(&self.img, f),
+            Err(_) => FuncLines::default(),
+        }
     }
 
     /// A function by its full name (`main.main`, `runtime.(*Map).foo`);

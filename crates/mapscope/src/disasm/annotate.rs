@@ -4,6 +4,7 @@
 //! cross-check against the layout knowledge.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use iced_x86::{FlowControl, Formatter, Instruction, IntelFormatter, MemorySizeOptions, OpKind};
 use serde::Serialize;
@@ -28,8 +29,10 @@ pub struct AnnotatedInstruction {
     pub field: Option<String>,
     /// Raw bytes, hex.
     pub bytes: String,
+    /// Shared by the instructions of one file (a 150k-instruction listing
+    /// would otherwise hold 150k copies of one long path).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
+    pub file: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
     /// Symbol of a branch target or a static address (a type's name).
@@ -140,52 +143,57 @@ impl<'b> Annotator<'b> {
         let mut labels = BTreeSet::new();
         let mut invalid = 0usize;
         let mut unreached = 0usize;
-        let mut cursor = 0usize;
-        // Labels and reachability per instruction; the states themselves
-        // live only while their block is walked.
-        let mut found: Vec<(bool, Option<Label>)> = vec![(false, None); dec.insns.len()];
-        flow.visit(&dec.insns, &ctx, |i, st| {
-            let label = match dec.insns.get(i) {
-                Some(ins) if !is_invalid(ins) => field_of(&ctx, st, ins),
-                _ => None,
-            };
-            if let Some(slot) = found.get_mut(i) {
-                *slot = (true, label);
-            }
-        });
-        for (i, ins) in dec.insns.iter().enumerate() {
-            let (reached, label) = found.get_mut(i).map_or((false, None), |(r, l)| (*r, l.take()));
+        let lines = bin.func_lines(f);
+        // The listing first, then the labels written into it as the flow
+        // walks each block (in no particular order): nothing per
+        // instruction is kept beside the listing itself.
+        for ins in &dec.insns {
             let bad = is_invalid(ins);
             invalid += usize::from(bad);
             let off = usize::try_from(ins.ip().saturating_sub(f.entry)).unwrap_or(usize::MAX);
             let raw = bytes.get(off..off.saturating_add(ins.len())).unwrap_or(&[]);
-            cursor = cursor.max(off.saturating_add(ins.len()));
             let mut text = String::new();
             if bad {
                 text.push_str("(bad)");
             } else {
                 fmt.format(ins, &mut text);
+                text.shrink_to_fit();
             }
-            let mut field = None;
-            if let Some((b, o, l)) = label {
-                record(&mut offsets, &ctx, b, o, &l);
-                labels.insert(l.clone());
-                field = Some(l);
-            } else if !reached && !is_padding(ins) {
-                unreached += 1;
-            }
-            let line = bin.line_for_pc(ins.ip());
+            let line = lines.at(ins.ip());
             out.push(AnnotatedInstruction {
                 address: ins.ip(),
                 text,
-                field,
+                field: None,
                 bytes: hex::bytes(raw),
-                file: line.as_ref().and_then(|l| l.file.clone()),
-                line: line.and_then(|l| l.line),
+                file: line.map(|(f, _)| Arc::clone(f)),
+                line: line.map(|(_, l)| l),
                 target: self.target_of(f, ins),
                 invalid: bad,
             });
         }
+        let mut reached = vec![false; dec.insns.len()];
+        flow.visit(&dec.insns, &ctx, |i, st| {
+            if let Some(r) = reached.get_mut(i) {
+                *r = true;
+            }
+            let Some(ins) = dec.insns.get(i).filter(|ins| !is_invalid(ins)) else {
+                return;
+            };
+            if let Some((b, o, l)) = field_of(&ctx, st, ins) {
+                record(&mut offsets, &ctx, b, o, &l);
+                labels.insert(l.clone());
+                if let Some(slot) = out.get_mut(i) {
+                    slot.field = Some(l);
+                }
+            }
+        });
+        drop(flow);
+        unreached += dec
+            .insns
+            .iter()
+            .zip(&reached)
+            .filter(|(ins, r)| !**r && !is_padding(ins))
+            .count();
         Ok(Tally {
             out,
             offsets,
@@ -217,6 +225,7 @@ impl<'b> Annotator<'b> {
         if indirect > 0 {
             notes.push(format!("{indirect} indirect jump(s): their targets are not followed"));
         }
+        let lines = self.bin.func_lines(f);
         let mut out = Vec::with_capacity(insns.len());
         let mut offsets: BTreeMap<(String, i64), (Option<String>, usize)> = BTreeMap::new();
         let mut labels = BTreeSet::new();
@@ -240,14 +249,14 @@ impl<'b> Annotator<'b> {
                 (None, _) if insn.word != 0 => unreached += 1,
                 _ => {}
             }
-            let line = self.bin.line_for_pc(insn.addr);
+            let line = lines.at(insn.addr);
             out.push(AnnotatedInstruction {
                 address: insn.addr,
                 text: insn.text(),
                 field,
                 bytes: hex::bytes(&insn.word.to_le_bytes()),
-                file: line.as_ref().and_then(|l| l.file.clone()),
-                line: line.and_then(|l| l.line),
+                file: line.map(|(f, _)| Arc::clone(f)),
+                line: line.map(|(_, l)| l),
                 target: self.target_of_arm64(f, insn, flow.before.get(k).and_then(Option::as_ref)),
                 invalid: bad,
             });
@@ -352,9 +361,6 @@ fn formatter() -> IntelFormatter {
 fn is_padding(ins: &Instruction) -> bool {
     ins.mnemonic() == iced_x86::Mnemonic::Int3 || ins.mnemonic() == iced_x86::Mnemonic::Nop
 }
-
-/// A labelled memory operand: the base it is relative to, the offset, the field's name.
-type Label = (Base, Off, String);
 
 /// The labelled memory operand of `ins`, if any.
 fn field_of(ctx: &Ctx<'_>, st: &State, ins: &Instruction) -> Option<(Base, Off, String)> {

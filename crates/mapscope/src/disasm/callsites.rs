@@ -30,6 +30,11 @@ pub struct CallSite {
     pub map_type: Option<String>,
     #[serde(serialize_with = "hex::opt_u64")]
     pub map_type_address: Option<u64>,
+    /// Why `map_type` is null: the callee takes no map type
+    /// (`makemap_small`, `mapinitnoop`), or the type argument could not be
+    /// followed to a map type descriptor. Absent when `map_type` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map_type_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -79,6 +84,7 @@ pub fn call_sites_where(bin: &GoBinary, keep: impl Fn(&Func) -> bool) -> Result<
                 continue;
             }
             let flow = arm64_flow::analyse(&insns, arm64_flow::State::entry(&[]), &ctx);
+            let lines = bin.func_lines(f);
             for (k, target) in calls {
                 let (Some(ins), Some(&(callee, op, typed))) = (insns.get(k), entries.get(&target)) else {
                     continue;
@@ -88,21 +94,18 @@ pub fn call_sites_where(bin: &GoBinary, keep: impl Fn(&Func) -> bool) -> Result<
                     .get(k)
                     .and_then(Option::as_ref)
                     .map_or(Val::Unknown, |s| s.get(0));
-                let addr = match x0 {
-                    Val::Const(a) if typed => Some(a),
-                    _ => None,
-                };
-                let map_type = addr.and_then(|a| types.entry(a).or_insert_with(|| map_type_name(bin, a)).clone());
-                let line = bin.line_for_pc(ins.addr);
+                let (map_type, addr, reason) = typed_arg(bin, &mut types, callee, typed, x0, "R0");
+                let line = lines.at(ins.addr);
                 out.push(CallSite {
                     function: f.name.clone(),
                     address: ins.addr,
                     callee: callee.to_string(),
                     op,
-                    map_type_address: map_type.as_ref().and(addr),
+                    map_type_address: addr,
                     map_type,
-                    file: line.as_ref().and_then(|l| l.file.clone()),
-                    line: line.and_then(|l| l.line),
+                    map_type_reason: reason,
+                    file: line.map(|(f, _)| f.to_string()),
+                    line: line.map(|(_, l)| l),
                 });
             }
             continue;
@@ -120,27 +123,25 @@ pub fn call_sites_where(bin: &GoBinary, keep: impl Fn(&Func) -> bool) -> Result<
         }
         let flow = analyse(&dec.insns, State::entry(&[]), &ctx);
         let states = flow.states_at(&dec.insns, &ctx, &calls);
+        let lines = bin.func_lines(f);
         for (k, st) in calls.into_iter().zip(states) {
             let Some(ins) = dec.insns.get(k) else { continue };
             let Some(&(callee, op, typed)) = entries.get(&ins.near_branch_target()) else {
                 continue;
             };
             let rax = st.as_ref().map_or(Val::Unknown, |s| s.get(Register::RAX));
-            let addr = match rax {
-                Val::Const(a) if typed => Some(a),
-                _ => None,
-            };
-            let map_type = addr.and_then(|a| types.entry(a).or_insert_with(|| map_type_name(bin, a)).clone());
-            let line = bin.line_for_pc(ins.ip());
+            let (map_type, addr, reason) = typed_arg(bin, &mut types, callee, typed, rax, "RAX");
+            let line = lines.at(ins.ip());
             out.push(CallSite {
                 function: f.name.clone(),
                 address: ins.ip(),
                 callee: callee.to_string(),
                 op,
-                map_type_address: map_type.as_ref().and(addr),
+                map_type_address: addr,
                 map_type,
-                file: line.as_ref().and_then(|l| l.file.clone()),
-                line: line.and_then(|l| l.line),
+                map_type_reason: reason,
+                file: line.map(|(f, _)| f.to_string()),
+                line: line.map(|(_, l)| l),
             });
         }
     }
@@ -158,6 +159,40 @@ fn runtime_body(bin: &GoBinary, f: &Func) -> bool {
     let file = bin.line_for_pc(f.entry).and_then(|l| l.file).unwrap_or_default();
     let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
     dir == "runtime" || dir.ends_with("/runtime") || dir.contains("internal/runtime/")
+}
+
+/// The map type a call passes (its name and descriptor address), or why
+/// there is none. `arg` is the value tracked in the first argument
+/// register, `reg` its name.
+fn typed_arg(
+    bin: &GoBinary,
+    types: &mut HashMap<u64, Option<String>>,
+    callee: &str,
+    typed: bool,
+    arg: Val,
+    reg: &str,
+) -> (Option<String>, Option<u64>, Option<String>) {
+    if !typed {
+        let short = callee.rsplit('.').next().unwrap_or(callee);
+        return (None, None, Some(format!("{short} takes no map type")));
+    }
+    let Val::Const(a) = arg else {
+        return (
+            None,
+            None,
+            Some(format!(
+                "the map type in {reg} comes from code the tracking does not follow"
+            )),
+        );
+    };
+    match types.entry(a).or_insert_with(|| map_type_name(bin, a)).clone() {
+        Some(name) => (Some(name), Some(a), None),
+        None => (
+            None,
+            None,
+            Some(format!("{reg} holds {a:#x}, not a map type descriptor")),
+        ),
+    }
 }
 
 /// The name of the map type descriptor at `a`, if it is one.

@@ -32,6 +32,7 @@ pub fn decode(bytes: &[u8], ip: u64) -> Decoded {
         d.decode_out(&mut ins);
         insns.push(ins);
     }
+    insns.shrink_to_fit();
     Decoded { insns, truncated }
 }
 
@@ -81,7 +82,8 @@ pub struct Flow {
     succs: Vec<Vec<usize>>,
     /// Blocks whose head state is stored: the entry and the joins.
     root: Vec<bool>,
-    heads: Vec<Option<State>>,
+    /// Boxed: most blocks are not roots and hold nothing.
+    heads: Vec<Option<Box<State>>>,
     pub budget_exhausted: bool,
 }
 
@@ -149,7 +151,7 @@ impl Flow {
     ) -> Option<usize> {
         let head = self.heads.get(r)?.as_ref()?;
         let mut info = InstructionInfoFactory::new();
-        let mut stack = vec![(r, head.clone())];
+        let mut stack = vec![(r, State::clone(head))];
         let mut used = 0usize;
         while let Some((b, mut st)) = stack.pop() {
             let range = self.block_range(b, insns.len());
@@ -261,7 +263,7 @@ pub fn analyse(insns: &[Instruction], entry: State, ctx: &Ctx<'_>) -> Flow {
     let mut work = VecDeque::new();
     let mut queued = vec![false; n];
     if let (Some(h), Some(q)) = (flow.heads.first_mut(), queued.first_mut()) {
-        *h = Some(entry);
+        *h = Some(Box::new(entry));
         *q = true;
         work.push_back(0usize);
     }
@@ -294,13 +296,13 @@ pub fn analyse(insns: &[Instruction], entry: State, ctx: &Ctx<'_>) -> Flow {
             let Some(slot) = flow.heads.get_mut(s) else { continue };
             let changed = match slot {
                 None => {
-                    *slot = Some(st);
+                    *slot = Some(Box::new(st));
                     true
                 }
                 Some(old) => {
                     let merged = old.meet(&st);
-                    let changed = merged != *old;
-                    *old = merged;
+                    let changed = merged != **old;
+                    **old = merged;
                     changed
                 }
             };
