@@ -93,6 +93,10 @@ enum Command {
         /// Only this function (full name, substring, or glob with `*`/`?`).
         #[arg(long = "func", value_name = "F")]
         func: Option<String>,
+        /// Instruction text: `intel` (as `go tool objdump -gnu`) or `go`
+        /// (Go's assembler syntax, as `go tool objdump`; amd64 only).
+        #[arg(long, value_enum, default_value = "intel")]
+        syntax: cmd::disasm::SyntaxArg,
         #[command(flatten)]
         common: Common,
     },
@@ -260,7 +264,12 @@ fn main() -> ExitCode {
         }),
         Command::Path(args) => cmd::path::run(&args),
         Command::Report(args) => cmd::report::run(&args, cli.output.as_deref()),
-        Command::Disasm { exe, func, common } => cmd::disasm::run(&exe, func.as_deref(), &common),
+        Command::Disasm {
+            exe,
+            func,
+            syntax,
+            common,
+        } => cmd::disasm::run(&exe, func.as_deref(), syntax, &common),
         Command::Diff {
             exe,
             args,

@@ -24,9 +24,20 @@ struct DisasmJson {
     unknown_offsets: Vec<disasm::OffsetUse>,
 }
 
-pub fn run(exe: &Path, func: Option<&str>, common: &Common) -> anyhow::Result<()> {
+/// `--syntax`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SyntaxArg {
+    Intel,
+    Go,
+}
+
+pub fn run(exe: &Path, func: Option<&str>, syntax: SyntaxArg, common: &Common) -> anyhow::Result<()> {
     let bin = super::open_binary(exe, common)?;
-    let annotator = Annotator::new(&bin)?;
+    let syntax = match syntax {
+        SyntaxArg::Intel => disasm::Syntax::Intel,
+        SyntaxArg::Go => disasm::Syntax::Go,
+    };
+    let annotator = Annotator::new(&bin)?.with_syntax(syntax)?;
     let (targets, calls): (Vec<Func>, Vec<CallSite>) = match func {
         Some(pat) => {
             let fs = disasm::find_functions(&bin, pat);

@@ -341,6 +341,11 @@ impl GoBinary {
         self.symbol_index().containing(addr)
     }
 
+    /// The data symbol of nonzero size whose bytes hold `addr` (how `go tool objdump` resolves addresses).
+    pub fn sized_data_symbol_at(&self, addr: u64) -> Option<&DataSymbol> {
+        self.symbol_index().sized_containing(addr)
+    }
+
     /// Has DWARF sections (not built with `-ldflags=-w`); not yet parsed.
     pub fn has_dwarf(&self) -> bool {
         self.img.section(".debug_info").is_some()

@@ -45,6 +45,18 @@ impl SymbolIndex {
         self.by_name.get(name).and_then(|&i| self.by_addr.get(i))
     }
 
+    /// The sized symbol whose bytes hold `addr`, as `go tool objdump` names
+    /// addresses: zero-sized markers (`runtime.noptrbss`) sharing a start
+    /// with a real symbol are passed over.
+    pub(crate) fn sized_containing(&self, addr: u64) -> Option<&DataSymbol> {
+        let i = self.by_addr.partition_point(|s| s.addr <= addr);
+        let last = self.by_addr.get(i.checked_sub(1)?)?;
+        // Ties are sorted largest first, so the first of the run is the one.
+        let first = self.by_addr.partition_point(|s| s.addr < last.addr);
+        let s = self.by_addr.get(first)?;
+        (addr - s.addr < s.size).then_some(s)
+    }
+
     /// The symbol whose bytes hold `addr` (a zero-sized symbol holds only its own address).
     pub(crate) fn containing(&self, addr: u64) -> Option<&DataSymbol> {
         let i = self.by_addr.partition_point(|s| s.addr <= addr);

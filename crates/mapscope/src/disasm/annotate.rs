@@ -14,15 +14,17 @@ use super::arm64_flow::{self, Target as A64Target};
 use super::fields::FieldTable;
 use super::flow::{analyse, decode, is_invalid};
 use super::names;
+use super::plan9;
 use super::regs::{label, mem_target, Base, Ctx, Off, State, Target};
-use super::{check_arch, hex, DisasmError};
+use super::{check_arch, hex, DisasmError, Syntax};
 use crate::binary::{Arch, Func, GoBinary, Kind};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AnnotatedInstruction {
     #[serde(serialize_with = "hex::u64")]
     pub address: u64,
-    /// Intel syntax, as `go tool objdump -gnu` would print it.
+    /// In the chosen [`Syntax`]: Intel as `go tool objdump -gnu` prints
+    /// it (the default), or Go's as `go tool objdump` does.
     pub text: String,
     /// The map structure field the memory operand touches.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,6 +80,7 @@ pub struct AnnotatedFunction {
 pub struct Annotator<'b> {
     bin: &'b GoBinary,
     fields: Option<FieldTable>,
+    syntax: Syntax,
 }
 
 impl<'b> Annotator<'b> {
@@ -86,7 +89,20 @@ impl<'b> Annotator<'b> {
         Ok(Annotator {
             bin,
             fields: FieldTable::for_binary(bin),
+            syntax: Syntax::Intel,
         })
+    }
+
+    /// Writes instruction text in `syntax`; Go syntax only for amd64.
+    pub fn with_syntax(mut self, syntax: Syntax) -> Result<Annotator<'b>, DisasmError> {
+        if syntax == Syntax::Go && self.bin.arch() != Arch::Amd64 {
+            return Err(DisasmError::UnsupportedSyntax {
+                syntax: syntax.as_str(),
+                arch: self.bin.arch().goarch(),
+            });
+        }
+        self.syntax = syntax;
+        Ok(self)
     }
 
     pub fn field_table(&self) -> Option<&FieldTable> {
@@ -156,7 +172,10 @@ impl<'b> Annotator<'b> {
             if bad {
                 text.push_str("(bad)");
             } else {
-                fmt.format(ins, &mut text);
+                match self.syntax {
+                    Syntax::Intel => fmt.format(ins, &mut text),
+                    Syntax::Go => text = plan9::format(ins, raw, &Symbols(bin)),
+                }
                 text.shrink_to_fit();
             }
             let line = lines.at(ins.ip());
@@ -339,6 +358,19 @@ impl<'b> Annotator<'b> {
             }
         }
         None
+    }
+}
+
+/// Symbols for Go syntax, as objdump finds them: the function or data
+/// symbol whose bytes hold an address.
+struct Symbols<'a>(&'a GoBinary);
+
+impl plan9::SymLookup for Symbols<'_> {
+    fn symbol(&self, addr: u64) -> Option<(String, u64)> {
+        if let Some(f) = self.0.func_for_pc(addr).filter(|f| f.entry <= addr) {
+            return Some((f.name, f.entry));
+        }
+        self.0.sized_data_symbol_at(addr).map(|s| (s.name.clone(), s.addr))
     }
 }
 

@@ -24,6 +24,7 @@ mod callsites;
 mod fields;
 mod flow;
 mod names;
+mod plan9;
 mod regs;
 
 pub use annotate::{AnnotatedFunction, AnnotatedInstruction, Annotator, OffsetUse};
@@ -39,8 +40,30 @@ use crate::binary::{Arch, BinaryError, Func, GoBinary};
 pub enum DisasmError {
     #[error("disasm: {0} is not supported (amd64 and arm64 machine code are decoded)")]
     UnsupportedArch(&'static str),
+    #[error("disasm: --syntax {syntax} is not supported for {arch} (Go syntax is printed for amd64 only)")]
+    UnsupportedSyntax { syntax: &'static str, arch: &'static str },
     #[error(transparent)]
     Binary(#[from] BinaryError),
+}
+
+/// How instruction text is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Syntax {
+    /// Intel, as `go tool objdump -gnu` prints it.
+    #[default]
+    Intel,
+    /// Go's assembler (Plan 9) syntax, as `go tool objdump` prints it; amd64 only.
+    Go,
+}
+
+impl Syntax {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Syntax::Intel => "intel",
+            Syntax::Go => "go",
+        }
+    }
 }
 
 pub(crate) fn check_arch(bin: &GoBinary) -> Result<(), DisasmError> {
