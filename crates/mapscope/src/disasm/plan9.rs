@@ -193,6 +193,11 @@ fn operand(ins: &Instruction, i: u32, data_size: u32, syms: &dyn SymLookup) -> S
             }
         }
         OpKind::Memory => memory(ins, syms),
+        // String instructions' implicit operands, as x86asm spells them.
+        OpKind::MemoryESDI | OpKind::MemoryESEDI | OpKind::MemoryESRDI => "ES:0(DI)".into(),
+        OpKind::MemorySegSI | OpKind::MemorySegESI | OpKind::MemorySegRSI => {
+            format!("{}:0(SI)", reg(ins.memory_segment()))
+        }
         k => match immediate(ins, i, k) {
             Some(v) => {
                 if matches!(ins.mnemonic(), Mnemonic::Mov | Mnemonic::Push) && data_size == 32 {
@@ -367,5 +372,9 @@ mod tests {
         assert_eq!(go(&[0xc6, 0x84, 0x24, 0xc3, 0x02, 0, 0, 0x01]), "MOVB $0x1, 0x2c3(SP)");
         assert_eq!(go(&[0x48, 0xc7, 0x00, 0x01, 0, 0, 0]), "MOVQ $0x1, 0(AX)");
         assert_eq!(go(&[0x48, 0x8d, 0x05, 0x79, 0x96, 0x01, 0x00]), "LEAQ 0x19679(IP), AX");
+        assert_eq!(go(&[0xf3, 0x48, 0xab]), "REP; STOSQ AX, ES:0(DI)");
+        assert_eq!(go(&[0x83, 0xc2, 0xfe]), "ADDL $-0x2, DX");
+        assert_eq!(go(&[0x66, 0xc7, 0x00, 0xff, 0xff]), "MOVW $-0x1, 0(AX)");
+        assert_eq!(go(&[0x3c, 0x05]), "CMPL AL, $0x5");
     }
 }
