@@ -374,7 +374,10 @@ fn layout_compare_across_runtimes_gives_the_descriptors_sizes_and_stays_short() 
     let text = mapscope(&args);
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.lines().count() <= 60, "{text}");
-    assert!(text.contains("more (use --limit 0)"), "{text}");
+    assert!(
+        text.contains("more differences (--limit N for more, --limit 0 for all)"),
+        "{text}"
+    );
 }
 
 /// Any struct type can be laid out; its size is what the program's own

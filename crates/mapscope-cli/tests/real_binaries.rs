@@ -9,7 +9,7 @@
 //! Without the variable the tests skip; `.ci/run` fetches the programs and
 //! sets `MAPSCOPE_REQUIRE_REAL=1`, so there they cannot.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -41,7 +41,7 @@ fn mapscope_json(args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn info(exe: &PathBuf) -> Value {
+fn info(exe: &Path) -> Value {
     mapscope_json(&["info", exe.to_str().unwrap()])
 }
 

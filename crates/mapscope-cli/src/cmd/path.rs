@@ -314,9 +314,9 @@ fn print_text(out: &mut impl Write, p: &KeyPath) -> std::io::Result<()> {
         out,
         "probed {}; {} touched: {}",
         if matches!(h.placement, Placement::Classic { .. }) {
-            crate::output::count(p.probed as u64, "bucket", "buckets")
+            crate::output::count(p.probed, "bucket", "buckets")
         } else {
-            crate::output::count(p.probed as u64, "group", "groups")
+            crate::output::count(p.probed, "group", "groups")
         },
         crate::output::count(lines.len() as u64, "cache line", "cache lines"),
         lines.join(" ")
@@ -385,7 +385,7 @@ fn print_all(pm: &PathMap<'_>, r: &VerifyReport, format: Format) -> anyhow::Resu
             .map(|(&k, &v)| match (classic, k) {
                 (true, 0) => format!("in the bucket itself {v}"),
                 (true, k) => format!("{k} overflow deep {v}"),
-                (false, k) => format!("{} {v}", crate::output::count(k as u64, "group", "groups")),
+                (false, k) => format!("{} {v}", crate::output::count(k, "group", "groups")),
             })
             .collect();
         writeln!(
@@ -412,7 +412,7 @@ fn print_all(pm: &PathMap<'_>, r: &VerifyReport, format: Format) -> anyhow::Resu
         crate::output::more(
             &mut out,
             "  ",
-            (r.misplaced as u64).saturating_sub(listed),
+            r.misplaced.saturating_sub(listed),
             "misplaced entry",
             "misplaced entries",
         )?;
