@@ -44,11 +44,15 @@ fn readme_examples_run() {
         if block.contains("cargo test") || block.contains("generate.sh") {
             continue;
         }
+        // The README's `target/fixture-cache` is where `demo` unpacks when
+        // no CARGO_TARGET_DIR moves the target directory elsewhere.
+        let cache = mapscope_fixtures::cache_dir();
         let script = format!(
             "set -euo pipefail\nmapscope() {{ '{bin}' \"$@\"; }}\nmapscope demo >/dev/null\n{}",
             block
                 .replace("cargo run --release -- ", "mapscope ")
                 .replace("cargo run -- ", "mapscope ")
+                .replace("target/fixture-cache", &cache.display().to_string())
         );
         let out = Command::new("bash")
             .arg("-c")
