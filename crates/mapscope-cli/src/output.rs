@@ -41,13 +41,24 @@ pub fn limit(given: Option<usize>, default: usize) -> usize {
 /// The line that closes a bounded text listing: what was left out and how to
 /// see it.
 pub fn more(out: &mut impl Write, indent: &str, left_out: u64, one: &str, many: &str) -> io::Result<()> {
+    more_by(out, indent, left_out, (one, many), "--limit")
+}
+
+/// [`more`] for a listing bounded by another flag (`maps --top`).
+pub fn more_by(
+    out: &mut impl Write,
+    indent: &str,
+    left_out: u64,
+    (one, many): (&str, &str),
+    flag: &str,
+) -> io::Result<()> {
     if left_out == 0 {
         return Ok(());
     }
     let noun = if left_out == 1 { one } else { many };
     writeln!(
         out,
-        "{indent}… {left_out} more {noun} (--limit N for more, --limit 0 for all)"
+        "{indent}… {left_out} more {noun} ({flag} N for more, {flag} 0 for all)"
     )
 }
 

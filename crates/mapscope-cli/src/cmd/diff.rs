@@ -353,6 +353,7 @@ fn entries(
             headers: (side_a.map.as_ref(), side_b.map.as_ref()),
             same_process,
             errors: &errors,
+            strings: (plans_b.key.is_string(), plans_b.elem.is_string()),
         };
         if common.json {
             docs.push(map_json(&ctx, limit));
@@ -379,27 +380,8 @@ pub struct MapReport<'a> {
     pub headers: (Option<&'a MapHandle>, Option<&'a MapHandle>),
     pub same_process: bool,
     pub errors: &'a [String],
-}
-
-/// Whether a `map[K]V` type name's key and elem are Go's `string`.
-fn string_kinds(map_type: &str) -> (bool, bool) {
-    let Some(rest) = map_type.strip_prefix("map[") else {
-        return (false, false);
-    };
-    let mut depth = 1usize;
-    for (i, c) in rest.char_indices() {
-        match c {
-            '[' => depth += 1,
-            ']' => {
-                depth -= 1;
-                if depth == 0 {
-                    return (&rest[..i] == "string", &rest[i + 1..] == "string");
-                }
-            }
-            _ => {}
-        }
-    }
-    (false, false)
+    /// Whether the key and the elem are of a string kind (quoted in text).
+    pub strings: (bool, bool),
 }
 
 pub fn map_json(r: &MapReport<'_>, limit: Option<usize>) -> Json {
@@ -446,7 +428,7 @@ pub fn counts_line(d: &EntryDiff) -> String {
 fn print_map(out: &mut impl Write, r: &MapReport<'_>, limit: Option<usize>) -> anyhow::Result<()> {
     // A string key or value is quoted as `%q` writes it, as `show` does;
     // other kinds keep fmt.Sprint's text, made safe for a terminal.
-    let (key_string, elem_string) = string_kinds(r.type_name);
+    let (key_string, elem_string) = r.strings;
     let shown = |text: &str, quote: bool| {
         if quote {
             mapscope::values::quote(text.as_bytes())

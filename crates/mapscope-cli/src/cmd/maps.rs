@@ -280,14 +280,7 @@ fn census(
             m.error.as_ref().map_or(String::new(), |e| format!("  error: {e}")),
         )?;
     }
-    if shown < c.maps.len() {
-        let left = (c.maps.len() - shown) as u64;
-        writeln!(
-            out,
-            "… {left} more {} (--top N for more, --top 0 for all)",
-            if left == 1 { "map" } else { "maps" }
-        )?;
-    }
+    output::more_by(&mut out, "", (c.maps.len() - shown) as u64, ("map", "maps"), "--top")?;
     for e in &c.errors {
         writeln!(out, "note: {e}")?;
     }

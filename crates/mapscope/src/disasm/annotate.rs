@@ -128,30 +128,12 @@ impl<'b> Annotator<'b> {
         }
         let dec = decode(bytes, f.entry);
         let flow = analyse(&dec.insns, entry, &ctx);
-        let mut notes = Vec::new();
-        if self.fields.is_none() {
-            notes.push("map variant or runtime layout unknown: no field names".into());
-        }
-        if row.is_none() {
-            notes.push("not in the runtime map function table: entry registers unknown".into());
-        }
-        if dec.truncated {
-            notes.push(format!(
-                "function longer than {} bytes: decoded only that far",
-                super::flow::MAX_FUNC_BYTES
-            ));
-        }
-        if flow.budget_exhausted {
-            notes.push("register tracking ran out of its work budget: later labels may be missing".into());
-        }
         let indirect = dec
             .insns
             .iter()
             .filter(|i| i.flow_control() == FlowControl::IndirectBranch)
             .count();
-        if indirect > 0 {
-            notes.push(format!("{indirect} indirect jump(s): their targets are not followed"));
-        }
+        let notes = self.notes(row.is_some(), dec.truncated, flow.budget_exhausted, indirect);
 
         let mut fmt = formatter();
         let mut out = Vec::with_capacity(dec.insns.len());
@@ -224,26 +206,39 @@ impl<'b> Annotator<'b> {
         .finish(f))
     }
 
-    fn annotate_arm64(&self, f: &Func, bytes: &[u8], args: Option<&[names::Arg]>, ctx: &Ctx<'_>) -> AnnotatedFunction {
-        let insns = a64::decode(bytes, f.entry);
-        let flow = arm64_flow::analyse(&insns, arm64_flow::State::entry(args.unwrap_or(&[])), ctx);
+    /// What a reader of a listing must know about its limits, for either
+    /// architecture.
+    fn notes(&self, entry_known: bool, truncated: bool, budget_exhausted: bool, indirect: usize) -> Vec<String> {
         let mut notes = Vec::new();
         if self.fields.is_none() {
             notes.push("map variant or runtime layout unknown: no field names".into());
         }
-        if args.is_none() {
+        if !entry_known {
             notes.push("not in the runtime map function table: entry registers unknown".into());
         }
-        if flow.budget_exhausted {
+        if truncated {
+            notes.push(format!(
+                "function longer than {} bytes: decoded only that far",
+                super::flow::MAX_FUNC_BYTES
+            ));
+        }
+        if budget_exhausted {
             notes.push("register tracking ran out of its work budget: later labels may be missing".into());
         }
+        if indirect > 0 {
+            notes.push(format!("{indirect} indirect jump(s): their targets are not followed"));
+        }
+        notes
+    }
+
+    fn annotate_arm64(&self, f: &Func, bytes: &[u8], args: Option<&[names::Arg]>, ctx: &Ctx<'_>) -> AnnotatedFunction {
+        let insns = a64::decode(bytes, f.entry);
+        let flow = arm64_flow::analyse(&insns, arm64_flow::State::entry(args.unwrap_or(&[])), ctx);
         let indirect = insns
             .iter()
             .filter(|i| matches!(i.opcode(), Some(yaxpeax_arm::armv8::a64::Opcode::BR)))
             .count();
-        if indirect > 0 {
-            notes.push(format!("{indirect} indirect jump(s): their targets are not followed"));
-        }
+        let notes = self.notes(args.is_some(), false, flow.budget_exhausted, indirect);
         let lines = self.bin.func_lines(f);
         let mut out = Vec::with_capacity(insns.len());
         let mut offsets: BTreeMap<(String, i64), (Option<String>, usize)> = BTreeMap::new();

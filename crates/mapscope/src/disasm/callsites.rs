@@ -15,7 +15,7 @@ use super::flow::{analyse, decode};
 use super::names::{self, Arg, MapOp};
 use super::regs::{Ctx, State, Val};
 use super::{check_arch, hex, DisasmError};
-use crate::binary::{Arch, Func, GoBinary, Kind};
+use crate::binary::{Arch, Func, FuncLines, GoBinary, Kind};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CallSite {
@@ -94,19 +94,15 @@ pub fn call_sites_where(bin: &GoBinary, keep: impl Fn(&Func) -> bool) -> Result<
                     .get(k)
                     .and_then(Option::as_ref)
                     .map_or(Val::Unknown, |s| s.get(0));
-                let (map_type, addr, reason) = typed_arg(bin, &mut types, callee, typed, x0, "R0");
-                let line = lines.at(ins.addr);
-                out.push(CallSite {
-                    function: f.name.clone(),
-                    address: ins.addr,
-                    callee: callee.to_string(),
-                    op,
-                    map_type_address: addr,
-                    map_type,
-                    map_type_reason: reason,
-                    file: line.map(|(f, _)| f.to_string()),
-                    line: line.map(|(_, l)| l),
-                });
+                out.push(call_site(
+                    bin,
+                    &mut types,
+                    f,
+                    &lines,
+                    ins.addr,
+                    (callee, op, typed),
+                    (x0, "R0"),
+                ));
             }
             continue;
         }
@@ -130,19 +126,15 @@ pub fn call_sites_where(bin: &GoBinary, keep: impl Fn(&Func) -> bool) -> Result<
                 continue;
             };
             let rax = st.as_ref().map_or(Val::Unknown, |s| s.get(Register::RAX));
-            let (map_type, addr, reason) = typed_arg(bin, &mut types, callee, typed, rax, "RAX");
-            let line = lines.at(ins.ip());
-            out.push(CallSite {
-                function: f.name.clone(),
-                address: ins.ip(),
-                callee: callee.to_string(),
-                op,
-                map_type_address: addr,
-                map_type,
-                map_type_reason: reason,
-                file: line.map(|(f, _)| f.to_string()),
-                line: line.map(|(_, l)| l),
-            });
+            out.push(call_site(
+                bin,
+                &mut types,
+                f,
+                &lines,
+                ins.ip(),
+                (callee, op, typed),
+                (rax, "RAX"),
+            ));
         }
     }
     Ok(out)
@@ -159,6 +151,33 @@ fn runtime_body(bin: &GoBinary, f: &Func) -> bool {
     let file = bin.line_for_pc(f.entry).and_then(|l| l.file).unwrap_or_default();
     let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
     dir == "runtime" || dir.ends_with("/runtime") || dir.contains("internal/runtime/")
+}
+
+/// The call at `address` in `f` to `callee` (whose first argument is a map
+/// type when `typed`), with `arg` the value tracked in the argument register
+/// `reg`: one place for both architectures.
+fn call_site(
+    bin: &GoBinary,
+    types: &mut HashMap<u64, Option<String>>,
+    f: &Func,
+    lines: &FuncLines,
+    address: u64,
+    (callee, op, typed): (&str, MapOp, bool),
+    (arg, reg): (Val, &str),
+) -> CallSite {
+    let (map_type, map_type_address, map_type_reason) = typed_arg(bin, types, callee, typed, arg, reg);
+    let line = lines.at(address);
+    CallSite {
+        function: f.name.clone(),
+        address,
+        callee: callee.to_string(),
+        op,
+        map_type,
+        map_type_address,
+        map_type_reason,
+        file: line.map(|(f, _)| f.to_string()),
+        line: line.map(|(_, l)| l),
+    }
 }
 
 /// The map type a call passes (its name and descriptor address), or why

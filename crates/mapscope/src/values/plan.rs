@@ -43,6 +43,12 @@ impl Plan {
     pub fn runtime_addr(&self) -> Option<u64> {
         self.runtime_addr
     }
+
+    /// A string kind (`string` or a named string type): fmt.Sprint prints
+    /// its bytes bare, and `%q` quotes them.
+    pub fn is_string(&self) -> bool {
+        matches!(self.shape, Shape::String)
+    }
 }
 
 #[derive(Debug)]
