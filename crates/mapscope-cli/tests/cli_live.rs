@@ -387,62 +387,194 @@ fn difffix_toolchains() -> Vec<(String, PathBuf)> {
     classic.into_iter().chain(newest).collect()
 }
 
+/// The toolchains to build difffix -churn with (and gdb, when `gdb`), or
+/// `None` to skip; .ci/run installs them all and sets MAPSCOPE_REQUIRE_GO,
+/// and there the test must run.
+fn churn_toolchains(gdb: bool) -> Option<Vec<(String, PathBuf)>> {
+    let toolchains = difffix_toolchains();
+    let has_gdb = !gdb
+        || Command::new("gdb")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !toolchains.is_empty() && has_gdb {
+        return Some(toolchains);
+    }
+    assert!(
+        std::env::var_os("MAPSCOPE_REQUIRE_GO").is_none(),
+        "MAPSCOPE_REQUIRE_GO is set but Go (fixtures/toolchains.sh) or gdb is missing"
+    );
+    eprintln!("skipping: needs a Go toolchain (fixtures/toolchains.sh) and gdb to build and stop difffix -churn");
+    None
+}
+
+/// difffix (fixtures/difffix) built with `go`, in `dir`.
+fn build_difffix(dir: &std::path::Path, version: &str, go: &std::path::Path) -> PathBuf {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/difffix");
+    let exe = dir.join(format!("difffix-{version}"));
+    let built = Command::new(go)
+        .args(["build", "-trimpath", "-o"])
+        .arg(&exe)
+        .arg(".")
+        .current_dir(&src)
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "go {version}: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    exe
+}
+
+/// `exe -churn`, once its goroutines run.
+fn start_churn(exe: &std::path::Path, dir: PathBuf) -> Running {
+    use std::io::BufRead;
+    let mut child = Command::new(exe)
+        .arg("-churn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("ready len "), "{line}");
+    Running { child, dir }
+}
+
+/// The address of the instruction after difffix's one `churned[k] = …` call
+/// into mapassign, and of that call, as `go tool objdump` prints them.
+fn assign_call(go: &std::path::Path, exe: &std::path::Path) -> (u64, u64) {
+    let out = Command::new(go)
+        .args(["tool", "objdump", "-s", "^main.churn.func1$"])
+        .arg(exe)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("CALL runtime.mapassign"))
+        .unwrap_or_else(|| panic!("no mapassign call in main.churn.func1:\n{text}"));
+    // "  main.go:325\t0x4b7150\te80ba9f5ff\tCALL runtime.mapassign_fast64(SB)"
+    let fields: Vec<&str> = line.split('\t').map(str::trim).filter(|f| !f.is_empty()).collect();
+    let call = u64::from_str_radix(fields[1].trim_start_matches("0x"), 16).unwrap();
+    (call, call + fields[2].len() as u64 / 2)
+}
+
+/// A core gdb dumps of `pid` when one of its threads reaches `pc`.
+fn core_at(pid: u32, pc: u64, core: &std::path::Path) {
+    let out = Command::new("gdb")
+        .args(["-nx", "-batch", "-p", &pid.to_string()])
+        .args(["-ex", "handle all nostop noprint pass"])
+        .args(["-ex", &format!("break *{pc:#x}")])
+        .args(["-ex", "continue"])
+        .args(["-ex", &format!("gcore {}", core.display())])
+        .args(["-ex", "kill"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        core.exists(),
+        "gdb wrote no core: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The window no header field marks: `churned[k] = v` calls mapassign,
+/// which inserts and counts the key, clears the writing flag and returns
+/// the elem's slot; only then does main.churn.func1 store v. A core dumped
+/// with a thread stopped right after that call (gdb's breakpoint at the
+/// return address go tool objdump shows) holds the key with a value the
+/// program never stored (every value it stores is 7k+3), and mapscope must
+/// say so from the thread's registers; a core dumped with the thread at the
+/// call itself, before mapassign ran, is whole and must carry no error.
+/// Needs Go and gdb (both installed by .ci/run).
+#[test]
+fn a_core_caught_between_mapassign_and_its_store_says_so() {
+    let Some(toolchains) = churn_toolchains(true) else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("mapscope-window-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (version, go) in toolchains {
+        let exe = build_difffix(&dir, &version, &go);
+        let (call, ret) = assign_call(&go, &exe);
+        for (pc, in_window) in [(ret, true), (call, false)] {
+            let ctx = format!("go {version}, thread at {pc:#x}");
+            let running = start_churn(&exe, dir.join(format!("run-{version}-{pc:x}")));
+            let core = dir.join(format!("{version}-{pc:x}.core"));
+            core_at(running.child.id(), pc, &core);
+            drop(running);
+            let out = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+                .args(["show", "--json"])
+                .arg(&exe)
+                .arg(&core)
+                .arg("main.churned")
+                .output()
+                .unwrap();
+            let _ = std::fs::remove_file(&core);
+            let doc: Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("{ctx}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+            let half_made: Vec<i64> = doc["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| {
+                    let k: i64 = e["key"]["go"].as_str()?.parse().ok()?;
+                    let v: i64 = e["value"]["go"].as_str()?.parse().ok()?;
+                    (v != 7 * k + 3).then_some(k)
+                })
+                .collect();
+            let errors: Vec<&str> = doc["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            if in_window {
+                assert_eq!(half_made.len(), 1, "{ctx}: the core holds one key without its value");
+                assert!(
+                    errors
+                        .iter()
+                        .any(|e| e.contains("being stored") && e.contains("main.churn.func1")),
+                    "{ctx}: no error names the store in flight: {errors:?}"
+                );
+                assert_eq!(out.status.code(), Some(3), "{ctx}");
+            } else {
+                assert!(half_made.is_empty(), "{ctx}: half-made keys {half_made:?}");
+                assert!(errors.is_empty(), "{ctx}: {errors:?}");
+                assert!(out.status.success(), "{ctx}");
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A paused snapshot never silently holds a half-made write. difffix
 /// -churn writes main.churned from four goroutines without pause; every
 /// entry it ever stores is k -> 7k+3 (a fact of the program), so a paused
 /// `show` must either return exactly that (as many distinct keys as the
 /// header counts, each with its value) or carry an error. With the retry
-/// switched off, some pauses land mid-write (the header's writing flag) —
-/// proof that the case arises — and each of those says so; with the retry
+/// switched off, some pauses land mid-write (the header's writing flag, or
+/// a thread between mapassign's return and its caller's store) — proof
+/// that the case arises — and each of those says so; with the retry
 /// (resume briefly, pause again), most snapshots come out whole.
 /// Needs Go to build difffix with its churn mode; skipped without.
 #[test]
 fn paused_reads_of_a_churning_map_are_whole_or_say_why() {
-    use std::io::BufRead;
-    let toolchains = difffix_toolchains();
-    if toolchains.is_empty() {
-        // .ci/run installs the toolchains and sets this: there the test must run.
-        assert!(
-            std::env::var_os("MAPSCOPE_REQUIRE_GO").is_none(),
-            "MAPSCOPE_REQUIRE_GO is set but no Go toolchain was found (fixtures/toolchains.sh)"
-        );
-        eprintln!("skipping: no Go toolchain (fixtures/toolchains.sh) to build difffix -churn");
+    let Some(toolchains) = churn_toolchains(false) else {
         return;
-    }
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/difffix");
+    };
     let dir = std::env::temp_dir().join(format!("mapscope-churn-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut mid_write = 0;
     for (version, go) in toolchains {
-        let exe = dir.join(format!("difffix-{version}"));
-        let built = Command::new(&go)
-            .args(["build", "-trimpath", "-o"])
-            .arg(&exe)
-            .arg(".")
-            .current_dir(&src)
-            .env("GOTOOLCHAIN", "local")
-            .output()
-            .unwrap();
-        assert!(
-            built.status.success(),
-            "go {version}: {}",
-            String::from_utf8_lossy(&built.stderr)
-        );
-        let mut child = Command::new(&exe)
-            .arg("-churn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let running = Running {
-            child,
-            dir: dir.join(format!("run-{version}")),
-        };
-        assert!(line.starts_with("ready len "), "{line}");
+        let exe = build_difffix(&dir, &version, &go);
+        let running = start_churn(&exe, dir.join(format!("run-{version}")));
         let pid = running.child.id().to_string();
         for retries in ["0", "5"] {
             let (mut whole, mut runs) = (0, 0);
@@ -470,7 +602,10 @@ fn paused_reads_of_a_churning_map_are_whole_or_say_why() {
                     assert_eq!(out.status.code(), Some(3), "{ctx}: errors but exit {:?}", out.status);
                     mid_write += errors
                         .iter()
-                        .filter(|e| e.as_str().is_some_and(|e| e.contains("being written")))
+                        .filter(|e| {
+                            e.as_str()
+                                .is_some_and(|e| e.contains("being written") || e.contains("being stored"))
+                        })
                         .count();
                     continue;
                 }
@@ -481,13 +616,9 @@ fn paused_reads_of_a_churning_map_are_whole_or_say_why() {
                     let k: i64 = e["key"]["go"].as_str().unwrap().parse().unwrap();
                     let v: i64 = e["value"]["go"].as_str().unwrap().parse().unwrap();
                     assert!((0..1 << 14).contains(&k), "{ctx}: key {k} was never stored");
-                    // The runtime's mapassign returns the elem's slot and clears
-                    // the writing flag; the caller stores the value after it
-                    // returns. A pause in that window shows the new key with
-                    // the slot's zero value, and no header field marks it.
-                    if v == 0 {
-                        continue;
-                    }
+                    // Also the window after mapassign returns and before the
+                    // caller stores the value (the slot then holds 0): a
+                    // thread's registers show it, and mapscope must say so.
                     assert_eq!(v, 7 * k + 3, "{ctx}: key {k}, a half-made entry without an error");
                     assert!(keys.insert(k), "{ctx}: key {k} twice, without an error");
                 }

@@ -259,3 +259,51 @@ fn huge_generated_function_has_every_map_call() {
         );
     }
 }
+
+/// A thread whose next instruction is the one after a `mapassign*` call
+/// (the return address) is between the assign and the caller's store; one
+/// still at the call is not. Checked at every assign call site of `main.*`
+/// in every variant, amd64 and arm64 (whose direct calls are 5 and 4 bytes).
+#[test]
+fn every_assign_call_opens_a_store_window() {
+    use mapscope::memory::{Arch as RegArch, Registers, ThreadStatus};
+    for fx in mapscope_fixtures::all().unwrap() {
+        let bin = open(&fx);
+        let (arch, words, pc_word, result_word, call_len) = match bin.arch() {
+            mapscope::binary::Arch::Arm64 => (RegArch::Aarch64, 34, 32, 0, 4),
+            _ => (RegArch::X86_64, 27, 16, 10, 5),
+        };
+        let thread = |pc: u64| {
+            let mut w = vec![0u64; words];
+            w[pc_word] = pc;
+            w[result_word] = 0xc000_0123_4560;
+            ThreadStatus {
+                tid: 7,
+                ppid: 0,
+                pgrp: 0,
+                sid: 0,
+                signal: 0,
+                registers: Registers { arch, words: w },
+            }
+        };
+        let sites = disasm::call_sites(&bin).unwrap();
+        let assigns: Vec<_> = sites
+            .iter()
+            .filter(|c| c.function.starts_with("main.") && c.op == disasm::MapOp::Assign)
+            .collect();
+        assert!(!assigns.is_empty(), "{}: no assign call sites", fx.name());
+        for c in assigns {
+            let ctx = format!("{}: {} {:#x} {}", fx.name(), c.function, c.address, c.callee);
+            let after = disasm::store_in_flight(&bin, &thread(c.address + call_len));
+            let after = after.unwrap_or_else(|| panic!("{ctx}: the return address is not in a store window"));
+            assert_eq!(after.callee, c.callee, "{ctx}");
+            assert_eq!(after.function, c.function, "{ctx}");
+            assert_eq!(after.elem, 0xc000_0123_4560, "{ctx}");
+            assert_eq!(after.by, disasm::Holder::Thread(7), "{ctx}");
+            assert!(
+                disasm::store_in_flight(&bin, &thread(c.address)).is_none(),
+                "{ctx}: at the call itself, nothing is in flight"
+            );
+        }
+    }
+}

@@ -407,3 +407,36 @@ fn fixture_binaries_read_live() {
         assert!(n > 0, "{}", fx.name());
     }
 }
+
+/// A held thread's registers are the kernel's: its stack and instruction
+/// pointers equal the last two fields of /proc/PID/task/TID/syscall, which
+/// the kernel fills from the same saved user registers.
+#[test]
+fn held_threads_registers_are_the_kernels() {
+    let _s = serial();
+    let child = spawn_sleep();
+    let pid = child.pid();
+    let p = LiveProcess::attach(pid).unwrap();
+    let g = p.pause().unwrap();
+    let threads = g.thread_registers();
+    assert_eq!(threads.len(), g.threads());
+    for t in &threads {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/task/{}/syscall", t.tid)).unwrap();
+        let fields: Vec<u64> = text
+            .split_whitespace()
+            .rev()
+            .take(2)
+            .map(|f| u64::from_str_radix(f.trim_start_matches("0x"), 16).unwrap())
+            .collect();
+        assert_eq!(
+            (t.registers.pc(), t.registers.sp()),
+            (Some(fields[0]), Some(fields[1])),
+            "thread {}: {text}",
+            t.tid
+        );
+    }
+    drop(g);
+    // Not ours to ask: the SIGSTOP fallback has no registers.
+    let g = PauseGuard::pause_by_signal(pid, DEFAULT_PAUSE_TIMEOUT).unwrap();
+    assert!(g.thread_registers().is_empty());
+}

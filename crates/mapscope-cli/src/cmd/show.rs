@@ -201,6 +201,33 @@ fn container_json(map: &MapHandle, c: &Container) -> Json {
     })
 }
 
+/// Why a snapshot (a core, a paused process) of `map` may hold a half-made
+/// entry: the header's writing flag, or a thread or preempted goroutine
+/// stopped between an assign's return and its caller's store into one of
+/// this map's elems (whose value then reads as its zero value, with nothing
+/// in the map's memory to say so).
+fn mid_write(opened: &super::target::Opened, map: &MapHandle) -> Option<String> {
+    if map.writing() {
+        return Some("the map was being written".into());
+    }
+    // Goroutines preempted off their threads are found through the roots.
+    let goroutines = mapscope::roots::find_roots(&opened.bin, opened.mem.as_ref(), &opened.threads)
+        .map(|r| r.goroutines)
+        .unwrap_or_default();
+    let stores = mapscope::disasm::stores_in_flight(&opened.bin, opened.mem.as_ref(), &opened.threads, &goroutines);
+    if stores.is_empty() {
+        return None;
+    }
+    let header_len = usize::try_from(map.header_len()).unwrap_or(usize::MAX);
+    map.entries().take(header_len).filter_map(Result::ok).find_map(|e| {
+        let s = stores.iter().find(|s| s.elem == e.elem_slot || s.elem == e.elem)?;
+        Some(format!(
+            "a value was being stored into this map ({} at {:#x} in {}, after {} returned the elem at {:#x})",
+            s.by, s.pc, s.function, s.callee, s.elem
+        ))
+    })
+}
+
 pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, common: &Common) -> anyhow::Result<()> {
     let mut opened = super::target::open(target, core, common)?;
     let named = super::target::resolve_map(&opened, args.map)?;
@@ -233,35 +260,46 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
         volatile,
         TORN_RETRIES,
     )?;
+    // A core, or a paused process, may have been caught in the middle of a
+    // write: the runtime's (flagged in the header) or the caller's store of
+    // the value (seen only in a thread's registers). A paused process is let
+    // finish and paused again; a core says so.
     let mut writing_error = None;
-    if let (Some(pid), true) = (opened.live, opened.pause.is_some()) {
-        // Paused in the middle of a write: let the writer finish, pause again.
+    if opened.live.is_none() || opened.pause.is_some() {
+        let mut caught = mid_write(&opened, &snap.map);
         let mut tries = 0;
-        let retries = writing_retries();
-        while snap.map.writing() && tries < retries {
+        let retries = if opened.live.is_some() { writing_retries() } else { 0 };
+        while let (Some(pid), Some(_), true) = (opened.live, caught.as_ref(), tries < retries) {
             tries += 1;
             if let Some(p) = opened.pause.take() {
                 p.resume();
             }
             std::thread::sleep(std::time::Duration::from_millis(2));
-            opened.pause = Some(super::target::pause(pid, "pausing again")?);
+            let guard = super::target::pause(pid, "pausing again")?;
+            opened.threads = guard.thread_registers();
+            opened.pause = Some(guard);
             snap = snapshot(
                 || MapHandle::for_type(opened.mem.clone(), &opened.bin, named.header, &named.map_type),
                 false,
                 TORN_RETRIES,
             )?;
+            caught = mid_write(&opened, &snap.map);
         }
-        if snap.map.writing() {
-            writing_error = Some(if tries == 0 {
-                "the map was being written when the process was paused: this snapshot may hold a half-made entry"
-                    .to_string()
+        let when = if opened.live.is_some() {
+            "when the process was paused"
+        } else {
+            "when the core was dumped"
+        };
+        writing_error = caught.map(|what| {
+            if tries == 0 {
+                format!("{what} {when}: this snapshot may hold a half-made entry")
             } else {
                 format!(
-                    "the map was being written in each of {} pauses: this snapshot may hold a half-made entry",
+                    "{what} in each of {} pauses: this snapshot may hold a half-made entry",
                     tries + 1
                 )
-            });
-        }
+            }
+        });
     }
     let count_error = snap.count_error();
     let (map, stats) = (snap.map, snap.stats);

@@ -17,7 +17,8 @@ pub struct Opened {
     /// Held for as long as the snapshot is read; dropping it resumes the process.
     pub pause: Option<PauseGuard>,
     pub live: Option<i32>,
-    /// The dumped threads' registers (a core's notes; empty for a live process).
+    /// The threads' registers (a core's notes, a paused process's ptrace
+    /// registers; empty for a running process).
     pub threads: Vec<mapscope::memory::ThreadStatus>,
     /// The process's id: a core's notes (NT_PRPSINFO) or the live pid.
     pub pid: Option<i32>,
@@ -93,12 +94,14 @@ pub fn open(t: &Target, core: Option<&Path>, common: &Common) -> anyhow::Result<
         };
         let bin = super::open_binary(&exe, common)?;
         let pause = if t.pause { Some(pause(pid, "pausing")?) } else { None };
+        // A paused process tells where its threads stopped, as a core's notes do.
+        let threads = pause.as_ref().map(PauseGuard::thread_registers).unwrap_or_default();
         return Ok(Opened {
             bin,
             mem: Arc::new(live),
             pause,
             live: Some(pid),
-            threads: Vec::new(),
+            threads,
             pid: Some(pid),
         });
     }

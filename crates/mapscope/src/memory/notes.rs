@@ -69,6 +69,15 @@ impl Registers {
         }
     }
 
+    /// The first integer result register of Go's ABIInternal (RAX, X0).
+    pub fn result(&self) -> Option<u64> {
+        match self.arch {
+            Arch::X86_64 => self.word(10),
+            Arch::Aarch64 => self.word(0),
+            Arch::Other(_) => None,
+        }
+    }
+
     /// The register Go keeps the current goroutine in when running Go code
     /// (amd64: r14 from Go 1.17; arm64: x28).
     pub fn go_g(&self) -> Option<u64> {

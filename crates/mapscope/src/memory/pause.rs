@@ -301,6 +301,30 @@ impl PauseGuard {
         self.tracees.iter().filter(|t| !t.gone).count()
     }
 
+    /// The registers of every held thread (`PTRACE_GETREGSET`, `NT_PRSTATUS`:
+    /// the same `user_regs_struct` words a core's notes carry), so a live
+    /// snapshot knows where each thread stopped, as a core does. Empty for
+    /// the SIGSTOP fallback and an already-stopped process, which are not
+    /// ours to ask; a thread whose registers cannot be read is left out.
+    pub fn thread_registers(&self) -> Vec<super::ThreadStatus> {
+        let Some(arch) = host_arch() else { return Vec::new() };
+        self.tracees
+            .iter()
+            .filter(|t| t.stopped && !t.gone)
+            .filter_map(|t| {
+                let words = get_regs(t.tid)?;
+                Some(super::ThreadStatus {
+                    tid: t.tid,
+                    ppid: 0,
+                    pgrp: 0,
+                    sid: 0,
+                    signal: u16::try_from(t.signal).unwrap_or(0),
+                    registers: super::Registers { arch, words },
+                })
+            })
+            .collect()
+    }
+
     /// False when the process was already stopped by someone else and this guard
     /// will leave it as it found it.
     pub fn stopped_by_us(&self) -> bool {
@@ -378,6 +402,43 @@ fn ptrace(request: libc::c_uint, tid: i32, data: usize) -> io::Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// The machine this process runs on: ptrace reads only native threads.
+fn host_arch() -> Option<super::Arch> {
+    if cfg!(target_arch = "x86_64") {
+        Some(super::Arch::X86_64)
+    } else if cfg!(target_arch = "aarch64") {
+        Some(super::Arch::Aarch64)
+    } else {
+        None
+    }
+}
+
+/// A stopped tracee's general registers, in `user_regs_struct` order (27
+/// words on x86-64, 34 on arm64; the kernel says how many it filled).
+fn get_regs(tid: i32) -> Option<Vec<u64>> {
+    const NT_PRSTATUS: usize = 1;
+    let mut words = [0u64; 34];
+    let mut iov = libc::iovec {
+        iov_base: words.as_mut_ptr().cast(),
+        iov_len: std::mem::size_of_val(&words),
+    };
+    // SAFETY: GETREGSET writes at most iov_len bytes into `words` (which
+    // outlives the call) and updates iov_len; it reads nothing else of ours.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGSET,
+            tid,
+            NT_PRSTATUS as *mut libc::c_void,
+            (&mut iov as *mut libc::iovec).cast::<libc::c_void>(),
+        )
+    };
+    if r == -1 {
+        return None;
+    }
+    let n = (iov.iov_len / 8).min(words.len());
+    words.get(..n).map(<[u64]>::to_vec)
 }
 
 /// Seizes and interrupts every thread of `pid`, re-reading `/proc/PID/task`
