@@ -492,6 +492,7 @@ fn core_at(pid: u32, pc: u64, core: &std::path::Path) {
 /// program never stored (every value it stores is 7k+3), and mapscope must
 /// say so from the thread's registers; a core dumped with the thread at the
 /// call itself, before mapassign ran, is whole and must carry no error.
+/// `diff` of such a core with itself says the same.
 /// Needs Go and gdb (both installed by .ci/run).
 #[test]
 fn a_core_caught_between_mapassign_and_its_store_says_so() {
@@ -516,7 +517,22 @@ fn a_core_caught_between_mapassign_and_its_store_says_so() {
                 .arg("main.churned")
                 .output()
                 .unwrap();
+            // diff reads each side the same way: the core against itself.
+            let diffed = Command::new(env!("CARGO_BIN_EXE_mapscope"))
+                .args(["diff", "--json"])
+                .arg(&exe)
+                .arg(&core)
+                .arg(&core)
+                .arg("main.churned")
+                .output()
+                .unwrap();
             let _ = std::fs::remove_file(&core);
+            let diff_doc = String::from_utf8_lossy(&diffed.stdout);
+            assert_eq!(
+                diff_doc.contains("being stored"),
+                in_window,
+                "{ctx}: diff's errors: {diff_doc:.2000}"
+            );
             let doc: Value = serde_json::from_slice(&out.stdout)
                 .unwrap_or_else(|e| panic!("{ctx}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
             let half_made: Vec<i64> = doc["entries"]

@@ -14,6 +14,7 @@ use mapscope::diff::{
 use mapscope::maps::resolve::NamedMap;
 use mapscope::maps::snapshot::snapshot;
 use mapscope::maps::{MapError, MapHandle, MapStats};
+use mapscope::memory::ThreadStatus;
 use mapscope::values::ValueDecoder;
 use serde_json::{json, Value as Json};
 
@@ -232,12 +233,15 @@ pub struct Side<T> {
 /// Opens the map and walks it with `walk` (which returns what it built and
 /// the entries it saw). A live map read without pausing is retried when its
 /// header changed or the entries seen differ from its count (a torn read).
+/// `still`: the threads' registers when the process stood still (a core, a
+/// paused process), to say when it was caught in the middle of a write.
 pub fn read_side<T>(
     opened: &Opened,
     named: &NamedMap,
-    volatile: bool,
+    still: Option<&[ThreadStatus]>,
     mut walk: impl FnMut(Option<&MapHandle>) -> (T, u64),
 ) -> anyhow::Result<Side<T>> {
+    let volatile = still.is_none();
     if named.header == 0 {
         let (out, _) = walk(None);
         return Ok(Side {
@@ -265,6 +269,10 @@ pub fn read_side<T>(
                 errors.push(format!(
                     "the map changed while its entries were read, in each of {attempt} attempts; use --pause"
                 ));
+            }
+            if let Some(threads) = still {
+                let w = mapscope::maps::snapshot::mid_write(&opened.bin, opened.mem.as_ref(), threads, &snap.map);
+                errors.extend(w.map(|w| w.to_string()));
             }
             return Ok(Side {
                 map: Some(snap.map),
@@ -304,7 +312,7 @@ fn entries(
         let plans_a = dec_a
             .entry_plans(&na.map_type)
             .with_context(|| na.map_type.name.clone())?;
-        let side_a = read_side(before, &na, false, |m| {
+        let side_a = read_side(before, &na, Some(&before.threads), |m| {
             let ix = m.map_or_else(EntryIndex::default, |m| {
                 EntryIndex::build_sized(decoded(m, &dec_a, &plans_a), m.header_len() as usize)
             });
@@ -324,7 +332,7 @@ fn entries(
             .entry_plans(&nb.map_type)
             .with_context(|| nb.map_type.name.clone())?;
         let volatile = after.live.is_some() && after.pause.is_none();
-        let side_b = read_side(after, &nb, volatile, |m| {
+        let side_b = read_side(after, &nb, (!volatile).then_some(after.threads.as_slice()), |m| {
             let (d, _) = match m {
                 Some(m) => diff_entries(&mut index, decoded(m, &dec_b, &plans_b), MOVED_EXAMPLES, false),
                 None => diff_entries(&mut index, std::iter::empty(), MOVED_EXAMPLES, false),

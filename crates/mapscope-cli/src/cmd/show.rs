@@ -201,31 +201,9 @@ fn container_json(map: &MapHandle, c: &Container) -> Json {
     })
 }
 
-/// Why a snapshot (a core, a paused process) of `map` may hold a half-made
-/// entry: the header's writing flag, or a thread or preempted goroutine
-/// stopped between an assign's return and its caller's store into one of
-/// this map's elems (whose value then reads as its zero value, with nothing
-/// in the map's memory to say so).
+/// [`mapscope::maps::snapshot::mid_write`] for the opened target, as a message.
 fn mid_write(opened: &super::target::Opened, map: &MapHandle) -> Option<String> {
-    if map.writing() {
-        return Some("the map was being written".into());
-    }
-    // Goroutines preempted off their threads are found through the roots.
-    let goroutines = mapscope::roots::find_roots(&opened.bin, opened.mem.as_ref(), &opened.threads)
-        .map(|r| r.goroutines)
-        .unwrap_or_default();
-    let stores = mapscope::disasm::stores_in_flight(&opened.bin, opened.mem.as_ref(), &opened.threads, &goroutines);
-    if stores.is_empty() {
-        return None;
-    }
-    let header_len = usize::try_from(map.header_len()).unwrap_or(usize::MAX);
-    map.entries().take(header_len).filter_map(Result::ok).find_map(|e| {
-        let s = stores.iter().find(|s| s.elem == e.elem_slot || s.elem == e.elem)?;
-        Some(format!(
-            "a value was being stored into this map ({} at {:#x} in {}, after {} returned the elem at {:#x})",
-            s.by, s.pc, s.function, s.callee, s.elem
-        ))
-    })
+    mapscope::maps::snapshot::mid_write(&opened.bin, opened.mem.as_ref(), &opened.threads, map).map(|w| w.to_string())
 }
 
 pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, common: &Common) -> anyhow::Result<()> {
@@ -292,12 +270,9 @@ pub fn run(target: &Target, core: Option<&std::path::Path>, args: &ShowArgs, com
         };
         writing_error = caught.map(|what| {
             if tries == 0 {
-                format!("{what} {when}: this snapshot may hold a half-made entry")
+                format!("{when}, {what}")
             } else {
-                format!(
-                    "{what} in each of {} pauses: this snapshot may hold a half-made entry",
-                    tries + 1
-                )
+                format!("in each of {} pauses, {what}", tries + 1)
             }
         });
     }

@@ -79,13 +79,13 @@ pub fn run(a: &WatchArgs) -> anyhow::Result<()> {
     let plans = decoder
         .entry_plans(&named.map_type)
         .with_context(|| named.map_type.name.clone())?;
-    let volatile = !a.pause;
     let start = Instant::now();
     let mut out = output::stdout();
 
     let first: Side<EntryIndex> = {
-        let _guard = pause(a.pause, pid)?;
-        read_side(&opened, &named, volatile, |m| {
+        let guard = pause(a.pause, pid)?;
+        let threads = guard.as_ref().map(PauseGuard::thread_registers);
+        read_side(&opened, &named, threads.as_deref(), |m| {
             let ix = m.map_or_else(EntryIndex::default, |m| {
                 EntryIndex::build_sized(decoded(m, &decoder, &plans), m.header_len() as usize)
             });
@@ -121,8 +121,9 @@ pub fn run(a: &WatchArgs) -> anyhow::Result<()> {
         std::thread::sleep(a.interval);
         tick += 1;
         let side: Side<(EntryDiff, Option<EntryIndex>)> = {
-            let _guard = pause(a.pause, pid)?;
-            read_side(&opened, &named, volatile, |m| {
+            let guard = pause(a.pause, pid)?;
+            let threads = guard.as_ref().map(PauseGuard::thread_registers);
+            read_side(&opened, &named, threads.as_deref(), |m| {
                 let (d, next) = match m {
                     Some(m) => diff_entries(&mut index, decoded(m, &decoder, &plans), 0, true),
                     None => diff_entries(&mut index, std::iter::empty(), 0, true),

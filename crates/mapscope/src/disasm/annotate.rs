@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::arm64::{self as a64, Insn};
 use super::arm64_flow::{self, Target as A64Target};
 use super::fields::FieldTable;
-use super::flow::{analyse, decode, is_invalid};
+use super::flow::{analyse, decode, is_invalid, Amd64};
 use super::names;
 use super::plan9;
 use super::regs::{label, mem_target, Base, Ctx, Off, State, Target};
@@ -29,8 +29,8 @@ pub struct AnnotatedInstruction {
     /// The map structure field the memory operand touches.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    /// Raw bytes, hex.
-    pub bytes: String,
+    /// Raw bytes (hex in JSON and text).
+    pub bytes: CodeBytes,
     /// Shared by the instructions of one file (a 150k-instruction listing
     /// would otherwise hold 150k copies of one long path).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,6 +43,49 @@ pub struct AnnotatedInstruction {
     /// Bytes that do not decode as an instruction.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub invalid: bool,
+}
+
+/// One instruction's bytes, kept inline (at most 15, x86's longest): a
+/// huge function's listing holds one per instruction, and a heap string
+/// each was a tenth of its memory. Shown as lowercase hex.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CodeBytes {
+    len: u8,
+    bytes: [u8; 15],
+}
+
+impl CodeBytes {
+    pub fn new(raw: &[u8]) -> CodeBytes {
+        let mut bytes = [0u8; 15];
+        let n = raw.len().min(bytes.len());
+        if let (Some(dst), Some(src)) = (bytes.get_mut(..n), raw.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        CodeBytes { len: n as u8, bytes }
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+}
+
+impl std::fmt::Display for CodeBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Through pad, so that `{:<20}` lines up a listing's columns.
+        f.pad(&hex::bytes(self.as_slice()))
+    }
+}
+
+impl std::fmt::Debug for CodeBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl Serialize for CodeBytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// One offset of a map structure that the code touches.
@@ -127,7 +170,8 @@ impl<'b> Annotator<'b> {
             return Ok(self.annotate_arm64(f, bytes, row.map(|r| r.args), &ctx));
         }
         let dec = decode(bytes, f.entry);
-        let flow = analyse(&dec.insns, entry, &ctx);
+        let mut m = Amd64::new(&ctx);
+        let flow = analyse(&dec.insns, entry, &mut m);
         let indirect = dec
             .insns
             .iter()
@@ -165,7 +209,7 @@ impl<'b> Annotator<'b> {
                 address: ins.ip(),
                 text,
                 field: None,
-                bytes: hex::bytes(raw),
+                bytes: CodeBytes::new(raw),
                 file: line.map(|(f, _)| Arc::clone(f)),
                 line: line.map(|(_, l)| l),
                 target: self.target_of(f, ins),
@@ -173,7 +217,7 @@ impl<'b> Annotator<'b> {
             });
         }
         let mut reached = vec![false; dec.insns.len()];
-        flow.visit(&dec.insns, &ctx, |i, st| {
+        flow.visit(&dec.insns, &mut m, |i, st| {
             if let Some(r) = reached.get_mut(i) {
                 *r = true;
             }
@@ -233,7 +277,8 @@ impl<'b> Annotator<'b> {
 
     fn annotate_arm64(&self, f: &Func, bytes: &[u8], args: Option<&[names::Arg]>, ctx: &Ctx<'_>) -> AnnotatedFunction {
         let insns = a64::decode(bytes, f.entry);
-        let flow = arm64_flow::analyse(&insns, arm64_flow::State::entry(args.unwrap_or(&[])), ctx);
+        let mut m = arm64_flow::Arm64 { ctx };
+        let flow = analyse(&insns, arm64_flow::State::entry(args.unwrap_or(&[])), &mut m);
         let indirect = insns
             .iter()
             .filter(|i| matches!(i.opcode(), Some(yaxpeax_arm::armv8::a64::Opcode::BR)))
@@ -244,37 +289,50 @@ impl<'b> Annotator<'b> {
         let mut offsets: BTreeMap<(String, i64), (Option<String>, usize)> = BTreeMap::new();
         let mut labels = BTreeSet::new();
         let mut invalid = 0usize;
-        let mut unreached = 0usize;
-        for (k, insn) in insns.iter().enumerate() {
-            let bad = insn.ins.is_none();
+        // The listing first, then what the flow knows written into it, as
+        // on amd64: no state is kept per instruction.
+        for insn in &insns {
+            let bad = insn.ins().is_none();
             invalid += usize::from(bad);
-            let mut field = None;
-            match (flow.before.get(k).and_then(Option::as_ref), &insn.ins) {
-                (Some(st), Some(i)) => {
-                    if let Some((A64Target::Field(b, o), width, _)) = arm64_flow::mem_target(st, i) {
-                        if let Some(l) = label(ctx, b, o, u64::from(width)) {
-                            record(&mut offsets, ctx, b, o, &l);
-                            labels.insert(l.clone());
-                            field = Some(l);
-                        }
-                    }
-                }
-                // Go pads arm64 functions with zero words (udf #0).
-                (None, _) if insn.word != 0 => unreached += 1,
-                _ => {}
-            }
             let line = lines.at(insn.addr);
             out.push(AnnotatedInstruction {
                 address: insn.addr,
                 text: insn.text(),
-                field,
-                bytes: hex::bytes(&insn.word.to_le_bytes()),
+                field: None,
+                bytes: CodeBytes::new(&insn.word.to_le_bytes()),
                 file: line.map(|(f, _)| Arc::clone(f)),
                 line: line.map(|(_, l)| l),
-                target: self.target_of_arm64(f, insn, flow.before.get(k).and_then(Option::as_ref)),
+                target: self.branch_target_arm64(f, insn),
                 invalid: bad,
             });
         }
+        let mut reached = vec![false; insns.len()];
+        flow.visit(&insns, &mut m, |k, st| {
+            if let Some(r) = reached.get_mut(k) {
+                *r = true;
+            }
+            let (Some(insn), Some(slot)) = (insns.get(k), out.get_mut(k)) else {
+                return;
+            };
+            let Some(i) = insn.ins() else { return };
+            if let Some((A64Target::Field(b, o), width, _)) = arm64_flow::mem_target(st, &i) {
+                if let Some(l) = label(ctx, b, o, u64::from(width)) {
+                    record(&mut offsets, ctx, b, o, &l);
+                    labels.insert(l.clone());
+                    slot.field = Some(l);
+                }
+            }
+            if slot.target.is_none() {
+                slot.target = self.type_address_arm64(insn, st);
+            }
+        });
+        drop(flow);
+        // Go pads arm64 functions with zero words (udf #0).
+        let unreached = insns
+            .iter()
+            .zip(&reached)
+            .filter(|(insn, r)| !**r && insn.word != 0)
+            .count();
         Tally {
             out,
             offsets,
@@ -286,24 +344,31 @@ impl<'b> Annotator<'b> {
         .finish(f)
     }
 
-    /// arm64: a branch's symbol, or the type an `ADD` after `ADRP` addresses.
-    fn target_of_arm64(&self, f: &Func, insn: &Insn, st: Option<&arm64_flow::State>) -> Option<String> {
-        if let Some(t) = insn.branch_target() {
-            if t >= f.entry && t < f.end {
-                return Some(format!("{}+{:#x}", f.name, t - f.entry));
-            }
-            let g = self.bin.func_for_pc(t)?;
-            return Some(if g.entry == t {
-                g.name
-            } else {
-                format!("{}+{:#x}", g.name, t - g.entry)
-            });
+    /// arm64: a branch's symbol (`runtime.mapassign`, `main.fill+0x2e0`).
+    fn branch_target_arm64(&self, f: &Func, insn: &Insn) -> Option<String> {
+        let t = insn.branch_target()?;
+        if t >= f.entry && t < f.end {
+            return Some(format!("{}+{:#x}", f.name, t - f.entry));
         }
-        let i = insn.ins.as_ref()?;
+        let g = self.bin.func_for_pc(t)?;
+        Some(if g.entry == t {
+            g.name
+        } else {
+            format!("{}+{:#x}", g.name, t - g.entry)
+        })
+    }
+
+    /// arm64: the type an `ADD` after `ADRP` addresses, from the state before it.
+    fn type_address_arm64(&self, insn: &Insn, st: &arm64_flow::State) -> Option<String> {
+        let i = insn.ins()?;
         if i.opcode != yaxpeax_arm::armv8::a64::Opcode::ADD {
             return None;
         }
-        let mut after = st?.clone();
+        let yaxpeax_arm::armv8::a64::Operand::RegisterOrSP(_, d) = i.operands[0] else {
+            return None;
+        };
+        // ADD reads registers only: step a copy without the frame.
+        let mut after = st.registers_only();
         arm64_flow::step(
             &Ctx {
                 fields: None,
@@ -313,9 +378,6 @@ impl<'b> Annotator<'b> {
             &mut after,
             insn,
         );
-        let yaxpeax_arm::armv8::a64::Operand::RegisterOrSP(_, d) = i.operands[0] else {
-            return None;
-        };
         let super::regs::Val::Const(a) = after.get(d) else {
             return None;
         };

@@ -14,23 +14,31 @@
 use yaxpeax_arch::{Decoder, U8Reader};
 use yaxpeax_arm::armv8::a64::{InstDecoder, Instruction, Opcode, Operand, SIMDSizeCode, SizeCode};
 
-/// One 4-byte slot of code; `ins` is `None` where the word does not decode.
-#[derive(Clone, Debug)]
+/// One 4-byte slot of code. Only the word is kept and decoded again where
+/// it is read: a decoded instruction is 104 bytes, and a 377k-instruction
+/// function's listing would hold 40 MB of them.
+#[derive(Clone, Copy, Debug)]
 pub struct Insn {
     pub addr: u64,
     pub word: u32,
-    pub ins: Option<Instruction>,
 }
 
 impl Insn {
+    /// The decoded instruction; `None` where the word does not decode.
+    pub fn ins(&self) -> Option<Instruction> {
+        InstDecoder::default()
+            .decode(&mut U8Reader::new(&self.word.to_le_bytes()))
+            .ok()
+    }
+
     pub fn opcode(&self) -> Option<Opcode> {
-        self.ins.as_ref().map(|i| i.opcode)
+        self.ins().map(|i| i.opcode)
     }
 
     /// The absolute target of a direct branch or call (`B`, `BL`, `B.cond`,
     /// `CBZ`/`CBNZ`, `TBZ`/`TBNZ`).
     pub fn branch_target(&self) -> Option<u64> {
-        let i = self.ins.as_ref()?;
+        let i = self.ins()?;
         if !is_direct_branch(i.opcode) {
             return None;
         }
@@ -42,7 +50,7 @@ impl Insn {
 
     /// The assembler text (`ldr x0, [x1, #0x8]`), or `.word 0x…` when the word does not decode.
     pub fn text(&self) -> String {
-        match &self.ins {
+        match self.ins() {
             Some(i) => i.to_string(),
             None => format!(".word {:#010x}", self.word),
         }
@@ -56,20 +64,14 @@ fn is_direct_branch(op: Opcode) -> bool {
     )
 }
 
-/// Decodes `bytes` (starting at `entry`) word by word; a trailing partial word is dropped.
+/// `bytes` (starting at `entry`) word by word; a trailing partial word is dropped.
 pub fn decode(bytes: &[u8], entry: u64) -> Vec<Insn> {
-    let dec = InstDecoder::default();
     bytes
         .chunks_exact(4)
         .enumerate()
-        .map(|(i, c)| {
-            let word = <[u8; 4]>::try_from(c).map_or(0, u32::from_le_bytes);
-            let mut r = U8Reader::new(c);
-            Insn {
-                addr: entry.wrapping_add(4 * i as u64),
-                word,
-                ins: dec.decode(&mut r).ok(),
-            }
+        .map(|(i, c)| Insn {
+            addr: entry.wrapping_add(4 * i as u64),
+            word: <[u8; 4]>::try_from(c).map_or(0, u32::from_le_bytes),
         })
         .collect()
 }
@@ -152,11 +154,11 @@ pub fn track(insns: &[Insn]) -> (Vec<PcRef>, Vec<Regs>) {
             regs = Regs::default();
         }
         before.push(regs);
-        let Some(i) = &insn.ins else {
+        let Some(i) = insn.ins() else {
             regs = Regs::default();
             continue;
         };
-        step(index, insn.addr, i, &mut regs, &mut refs);
+        step(index, insn.addr, &i, &mut regs, &mut refs);
     }
     (refs, before)
 }

@@ -10,16 +10,15 @@
 //! arithmetic other than add/sub of constants, `MADD`/`MUL` by a container
 //! size and register-indexed addressing.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use yaxpeax_arm::armv8::a64::{Instruction, Opcode, Operand, SizeCode};
 
 use super::arm64::{memory_access, Insn};
+use super::flow::Machine;
 use super::names::Arg;
 use super::regs::{add, clobber_slots, field_load, meet_slots, scalar_only, Base, Ctx, Off, Scalar, Val};
 
-/// Visits per instruction before the analysis gives up (as `flow`).
-const VISITS_PER_INSN: usize = 24;
 const SP: u16 = 31;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -75,6 +74,16 @@ impl State {
             BTreeMap::new()
         };
         State { regs, sp, slots }
+    }
+
+    /// The registers and SP offset without the frame's slots (for stepping an
+    /// instruction that reads no memory).
+    pub fn registers_only(&self) -> State {
+        State {
+            regs: self.regs,
+            sp: self.sp,
+            slots: BTreeMap::new(),
+        }
     }
 
     fn clobber_slots(&mut self, key: i64, width: i64) {
@@ -159,7 +168,7 @@ fn src(st: &State, o: &Operand) -> Val {
 }
 
 pub fn step(ctx: &Ctx<'_>, st: &mut State, insn: &Insn) {
-    let Some(i) = &insn.ins else {
+    let Some(i) = &insn.ins() else {
         // An undecodable word: nothing is known after it.
         *st = State {
             sp: None,
@@ -344,63 +353,24 @@ fn successors(insns: &[Insn], i: usize, out: &mut Vec<usize>) {
     }
 }
 
-pub struct Flow {
-    pub before: Vec<Option<State>>,
-    pub budget_exhausted: bool,
+/// arm64 for the shared data flow (`flow::analyse`).
+pub struct Arm64<'c> {
+    pub ctx: &'c Ctx<'c>,
 }
 
-/// Forward data flow from the entry, joining paths with `State::meet`.
-pub fn analyse(insns: &[Insn], entry: State, ctx: &Ctx<'_>) -> Flow {
-    let mut before: Vec<Option<State>> = vec![None; insns.len()];
-    let mut queued = vec![false; insns.len()];
-    let mut work = VecDeque::new();
-    if let (Some(b), Some(q)) = (before.first_mut(), queued.first_mut()) {
-        *b = Some(entry);
-        *q = true;
-        work.push_back(0usize);
+impl Machine for Arm64<'_> {
+    type Insn = Insn;
+    type State = State;
+    fn successors(insns: &[Insn], i: usize, out: &mut Vec<usize>) {
+        successors(insns, i, out);
     }
-    let mut budget = insns.len().saturating_mul(VISITS_PER_INSN).saturating_add(64);
-    let mut succ = Vec::with_capacity(2);
-    while let Some(i) = work.pop_front() {
-        if budget == 0 {
-            return Flow {
-                before,
-                budget_exhausted: true,
-            };
-        }
-        budget -= 1;
-        if let Some(q) = queued.get_mut(i) {
-            *q = false;
-        }
-        let (Some(Some(st)), Some(insn)) = (before.get(i), insns.get(i)) else {
-            continue;
-        };
-        let mut out = st.clone();
-        step(ctx, &mut out, insn);
-        successors(insns, i, &mut succ);
-        for &s in &succ {
-            // morestack jumps back to the entry with the arguments reloaded.
-            if s == 0 {
-                continue;
-            }
-            let Some(slot) = before.get_mut(s) else { continue };
-            let merged = match slot {
-                None => out.clone(),
-                Some(old) => old.meet(&out),
-            };
-            if slot.as_ref() != Some(&merged) {
-                *slot = Some(merged);
-                if let Some(q) = queued.get_mut(s) {
-                    if !*q {
-                        *q = true;
-                        work.push_back(s);
-                    }
-                }
-            }
-        }
+    fn step(&mut self, st: &mut State, insn: &Insn) {
+        step(self.ctx, st, insn);
     }
-    Flow {
-        before,
-        budget_exhausted: false,
+    fn meet(a: &State, b: &State) -> State {
+        a.meet(b)
+    }
+    fn prune(st: &mut State) {
+        super::regs::prune_slots(&mut st.slots);
     }
 }

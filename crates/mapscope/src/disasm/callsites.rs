@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::arm64 as a64;
 use super::arm64_flow;
-use super::flow::{analyse, decode};
+use super::flow::{analyse, decode, Amd64};
 use super::names::{self, Arg, MapOp};
 use super::regs::{Ctx, State, Val};
 use super::{check_arch, hex, DisasmError};
@@ -83,17 +83,16 @@ pub fn call_sites_where(bin: &GoBinary, keep: impl Fn(&Func) -> bool) -> Result<
             if calls.is_empty() || runtime_body(bin, f) {
                 continue;
             }
-            let flow = arm64_flow::analyse(&insns, arm64_flow::State::entry(&[]), &ctx);
+            let mut m = arm64_flow::Arm64 { ctx: &ctx };
+            let flow = analyse(&insns, arm64_flow::State::entry(&[]), &mut m);
+            let at: Vec<usize> = calls.iter().map(|&(k, _)| k).collect();
+            let states = flow.states_at(&insns, &mut m, &at);
             let lines = bin.func_lines(f);
-            for (k, target) in calls {
+            for ((k, target), st) in calls.into_iter().zip(states) {
                 let (Some(ins), Some(&(callee, op, typed))) = (insns.get(k), entries.get(&target)) else {
                     continue;
                 };
-                let x0 = flow
-                    .before
-                    .get(k)
-                    .and_then(Option::as_ref)
-                    .map_or(Val::Unknown, |s| s.get(0));
+                let x0 = st.as_ref().map_or(Val::Unknown, |s| s.get(0));
                 out.push(call_site(
                     bin,
                     &mut types,
@@ -117,8 +116,9 @@ pub fn call_sites_where(bin: &GoBinary, keep: impl Fn(&Func) -> bool) -> Result<
         if calls.is_empty() || runtime_body(bin, f) {
             continue;
         }
-        let flow = analyse(&dec.insns, State::entry(&[]), &ctx);
-        let states = flow.states_at(&dec.insns, &ctx, &calls);
+        let mut m = Amd64::new(&ctx);
+        let flow = analyse(&dec.insns, State::entry(&[]), &mut m);
+        let states = flow.states_at(&dec.insns, &mut m, &calls);
         let lines = bin.func_lines(f);
         for (k, st) in calls.into_iter().zip(states) {
             let Some(ins) = dec.insns.get(k) else { continue };

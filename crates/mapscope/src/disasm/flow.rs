@@ -1,12 +1,59 @@
 //! Decoding one function and running the register tracking over its control
 //! flow: a forward data-flow pass (join = keep what all predecessors agree
-//! on) with a work budget, so a malformed function cannot loop us.
+//! on) with a work budget, so a malformed function cannot loop us. The pass
+//! is one for both instruction sets ([`Machine`]: amd64 here, arm64 in
+//! `arm64_flow`), so both keep state per join block, not per instruction.
 
 use std::collections::VecDeque;
 
 use iced_x86::{Code, Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory};
 
 use super::regs::{step, Ctx, State};
+
+/// What the data flow needs of an instruction set: its control flow, its
+/// transfer function, the join of two states and what a stored state keeps.
+pub trait Machine {
+    type Insn;
+    type State: Clone + PartialEq;
+    /// Successors of instruction `i` (indices into `insns`), into `out` (cleared first).
+    fn successors(insns: &[Self::Insn], i: usize, out: &mut Vec<usize>);
+    fn step(&mut self, st: &mut Self::State, insn: &Self::Insn);
+    fn meet(a: &Self::State, b: &Self::State) -> Self::State;
+    /// Trims a state before it is stored at a join block's head.
+    fn prune(st: &mut Self::State);
+}
+
+/// amd64: iced-x86 instructions and `regs`' transfer rules.
+pub struct Amd64<'c> {
+    pub ctx: &'c Ctx<'c>,
+    info: InstructionInfoFactory,
+}
+
+impl<'c> Amd64<'c> {
+    pub fn new(ctx: &'c Ctx<'c>) -> Self {
+        Amd64 {
+            ctx,
+            info: InstructionInfoFactory::new(),
+        }
+    }
+}
+
+impl Machine for Amd64<'_> {
+    type Insn = Instruction;
+    type State = State;
+    fn successors(insns: &[Instruction], i: usize, out: &mut Vec<usize>) {
+        successors(insns, i, out);
+    }
+    fn step(&mut self, st: &mut State, insn: &Instruction) {
+        step(self.ctx, st, insn, &mut self.info);
+    }
+    fn meet(a: &State, b: &State) -> State {
+        a.meet(b)
+    }
+    fn prune(st: &mut State) {
+        super::regs::prune_slots(&mut st.slots);
+    }
+}
 
 /// Functions longer than this are decoded only up to it (the largest Go
 /// functions are a few hundred KiB; a corrupt pclntab could claim GiBs).
@@ -75,7 +122,7 @@ fn successors(insns: &[Instruction], i: usize, out: &mut Vec<usize>) {
 /// never stored ([`Flow::visit`]). Keeping a state per instruction cost 7 GB
 /// on aws-sdk-go's `endpoints.init` (150k instructions, a large frame);
 /// keeping one per block still 700 MB.
-pub struct Flow {
+pub struct Flow<S> {
     /// Index of each block's first instruction, ascending (block 0 starts at 0).
     starts: Vec<usize>,
     /// Successor blocks of each block.
@@ -83,45 +130,35 @@ pub struct Flow {
     /// Blocks whose head state is stored: the entry and the joins.
     root: Vec<bool>,
     /// Boxed: most blocks are not roots and hold nothing.
-    heads: Vec<Option<Box<State>>>,
+    heads: Vec<Option<Box<S>>>,
     pub budget_exhausted: bool,
 }
 
 /// Block heads: the entry, every branch target, and every instruction after
-/// one that does not simply fall through.
-fn block_starts(insns: &[Instruction]) -> Vec<usize> {
+/// one that does not simply fall through to the next.
+fn block_starts<M: Machine>(insns: &[M::Insn]) -> Vec<usize> {
     let mut lead = vec![false; insns.len()];
     if let Some(l) = lead.first_mut() {
         *l = true;
     }
-    for (i, ins) in insns.iter().enumerate() {
-        let falls_through = !is_invalid(ins)
-            && matches!(
-                ins.flow_control(),
-                FlowControl::Next | FlowControl::Call | FlowControl::IndirectCall | FlowControl::XbeginXabortXend
-            );
-        if !falls_through {
+    let mut succ = Vec::with_capacity(2);
+    for i in 0..insns.len() {
+        M::successors(insns, i, &mut succ);
+        if succ.as_slice() != [i + 1] {
             if let Some(l) = lead.get_mut(i + 1) {
                 *l = true;
             }
         }
-        if !is_invalid(ins)
-            && matches!(
-                ins.flow_control(),
-                FlowControl::ConditionalBranch | FlowControl::UnconditionalBranch
-            )
-        {
-            if let Some(t) = index_of(insns, ins.near_branch_target()) {
-                if let Some(l) = lead.get_mut(t) {
-                    *l = true;
-                }
+        for &t in succ.iter().filter(|&&t| t != i + 1) {
+            if let Some(l) = lead.get_mut(t) {
+                *l = true;
             }
         }
     }
     lead.iter().enumerate().filter(|(_, &l)| l).map(|(i, _)| i).collect()
 }
 
-impl Flow {
+impl<S: Clone + PartialEq> Flow<S> {
     fn block_of(&self, i: usize) -> Option<usize> {
         match self.starts.binary_search(&i) {
             Ok(b) => Some(b),
@@ -140,18 +177,17 @@ impl Flow {
     /// `r` with the root's head state: `f(i, state before i)` for each
     /// instruction, `join(block, state at its head)` for each edge into a
     /// root. Returns the instructions stepped (bounded by `budget`).
-    fn walk_tree(
+    fn walk_tree<M: Machine<State = S>>(
         &self,
         r: usize,
-        insns: &[Instruction],
-        ctx: &Ctx<'_>,
+        insns: &[M::Insn],
+        m: &mut M,
         budget: usize,
-        f: &mut dyn FnMut(usize, &State),
-        join: &mut dyn FnMut(usize, &State),
+        f: &mut dyn FnMut(usize, &S),
+        join: &mut dyn FnMut(usize, &S),
     ) -> Option<usize> {
         let head = self.heads.get(r)?.as_ref()?;
-        let mut info = InstructionInfoFactory::new();
-        let mut stack = vec![(r, State::clone(head))];
+        let mut stack = vec![(r, S::clone(head))];
         let mut used = 0usize;
         while let Some((b, mut st)) = stack.pop() {
             let range = self.block_range(b, insns.len());
@@ -162,7 +198,7 @@ impl Flow {
             for i in range {
                 f(i, &st);
                 if let Some(ins) = insns.get(i) {
-                    step(ctx, &mut st, ins, &mut info);
+                    m.step(&mut st, ins);
                 }
             }
             let succs = self.succs.get(b).map_or(&[][..], Vec::as_slice);
@@ -191,20 +227,20 @@ impl Flow {
 
     /// Calls `f(i, state before instruction i)` for every instruction
     /// reached from the entry (in no particular order).
-    pub fn visit(&self, insns: &[Instruction], ctx: &Ctx<'_>, mut f: impl FnMut(usize, &State)) {
+    pub fn visit<M: Machine<State = S>>(&self, insns: &[M::Insn], m: &mut M, mut f: impl FnMut(usize, &S)) {
         for r in 0..self.starts.len() {
             if self.root.get(r).copied().unwrap_or(false) {
-                let _ = self.walk_tree(r, insns, ctx, usize::MAX, &mut f, &mut |_, _| {});
+                let _ = self.walk_tree(r, insns, m, usize::MAX, &mut f, &mut |_, _| {});
             }
         }
     }
 
     /// The states before the instructions `wanted` (`None`: not reached).
-    pub fn states_at(&self, insns: &[Instruction], ctx: &Ctx<'_>, wanted: &[usize]) -> Vec<Option<State>> {
-        let mut out: Vec<Option<State>> = vec![None; wanted.len()];
+    pub fn states_at<M: Machine<State = S>>(&self, insns: &[M::Insn], m: &mut M, wanted: &[usize]) -> Vec<Option<S>> {
+        let mut out: Vec<Option<S>> = vec![None; wanted.len()];
         let mut sorted: Vec<(usize, usize)> = wanted.iter().enumerate().map(|(k, &i)| (i, k)).collect();
         sorted.sort_unstable();
-        self.visit(insns, ctx, |i, st| {
+        self.visit(insns, m, |i, st| {
             let from = sorted.partition_point(|&(w, _)| w < i);
             for &(w, k) in sorted.get(from..).unwrap_or(&[]) {
                 if w != i {
@@ -219,8 +255,10 @@ impl Flow {
     }
 }
 
-pub fn analyse(insns: &[Instruction], entry: State, ctx: &Ctx<'_>) -> Flow {
-    let starts = block_starts(insns);
+/// The forward pass from `entry` at instruction 0, joining paths with
+/// [`Machine::meet`], within a work budget per instruction.
+pub fn analyse<M: Machine>(insns: &[M::Insn], entry: M::State, m: &mut M) -> Flow<M::State> {
+    let starts = block_starts::<M>(insns);
     let n = starts.len();
     let mut flow = Flow {
         heads: vec![None; n],
@@ -236,7 +274,7 @@ pub fn analyse(insns: &[Instruction], entry: State, ctx: &Ctx<'_>) -> Flow {
         let Some(last) = range.end.checked_sub(1).filter(|&l| l >= range.start) else {
             continue;
         };
-        successors(insns, last, &mut succ);
+        M::successors(insns, last, &mut succ);
         let mut sb: Vec<usize> = Vec::with_capacity(succ.len());
         for &s in &succ {
             // The morestack path jumps back to the entry with the arguments
@@ -272,12 +310,12 @@ pub fn analyse(insns: &[Instruction], entry: State, ctx: &Ctx<'_>) -> Flow {
         if let Some(q) = queued.get_mut(r) {
             *q = false;
         }
-        let mut updates: Vec<(usize, State)> = Vec::new();
-        let used = flow.walk_tree(r, insns, ctx, budget, &mut |_, _| {}, &mut |s, st| match updates
+        let mut updates: Vec<(usize, M::State)> = Vec::new();
+        let used = flow.walk_tree(r, insns, m, budget, &mut |_, _| {}, &mut |s, st| match updates
             .iter_mut()
             .find(|(b, _)| *b == s)
         {
-            Some((_, old)) => *old = old.meet(st),
+            Some((_, old)) => *old = M::meet(old, st),
             None => updates.push((s, st.clone())),
         });
         let Some(used) = used else {
@@ -286,13 +324,7 @@ pub fn analyse(insns: &[Instruction], entry: State, ctx: &Ctx<'_>) -> Flow {
         };
         budget = budget.saturating_sub(used);
         for (s, mut st) in updates {
-            // A stored head keeps the stack slots that hold pointers the
-            // labels need, not the constants: Go's write-barrier branches
-            // make a join after every pointer store, and a large frame's
-            // constants at each join were most of the memory (4.4M slots,
-            // 400 MB, in endpoints.init). Constants are still followed
-            // inside each tree.
-            st.slots.retain(|_, v| !matches!(v, crate::disasm::regs::Val::Const(_)));
+            M::prune(&mut st);
             let Some(slot) = flow.heads.get_mut(s) else { continue };
             let changed = match slot {
                 None => {
@@ -300,7 +332,7 @@ pub fn analyse(insns: &[Instruction], entry: State, ctx: &Ctx<'_>) -> Flow {
                     true
                 }
                 Some(old) => {
-                    let merged = old.meet(&st);
+                    let merged = M::meet(old, &st);
                     let changed = merged != **old;
                     **old = merged;
                     changed

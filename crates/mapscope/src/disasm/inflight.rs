@@ -188,8 +188,8 @@ fn arm64_window(insns: &[a64::Insn], pc: u64, is_assign: impl Fn(u64) -> Option<
     let callee = is_assign(insns.get(call)?.branch_target()?)?;
     let mut end = None;
     for insn in insns.iter().skip(call + 1).take(WINDOW_INSNS) {
-        let Some(i) = insn.ins.as_ref() else { break };
-        let store_via_r0 = a64::memory_access(i).is_some_and(|(_, store)| store)
+        let Some(i) = insn.ins() else { break };
+        let store_via_r0 = a64::memory_access(&i).is_some_and(|(_, store)| store)
             && i.operands.iter().any(|o| {
                 matches!(
                     *o,

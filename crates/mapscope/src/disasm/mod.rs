@@ -28,7 +28,7 @@ mod names;
 mod plan9;
 mod regs;
 
-pub use annotate::{AnnotatedFunction, AnnotatedInstruction, Annotator, OffsetUse};
+pub use annotate::{AnnotatedFunction, AnnotatedInstruction, Annotator, CodeBytes, OffsetUse};
 pub use callsites::{call_sites, call_sites_where, CallSite};
 pub use fields::{FieldList, FieldTable};
 pub use inflight::{in_window, store_in_flight, stores_in_flight, Holder, StoreInFlight};

@@ -178,6 +178,15 @@ impl State {
     }
 }
 
+/// What a join block's stored state keeps of the frame: the slots holding
+/// pointers the labels need, not the constants. Go's write-barrier branches
+/// make a join after every pointer store, and a large frame's constants at
+/// each join were most of the memory (4.4M slots, 400 MB, in aws-sdk-go's
+/// endpoints.init). Constants are still followed inside each tree.
+pub(super) fn prune_slots(slots: &mut BTreeMap<i64, Val>) {
+    slots.retain(|_, v| !matches!(v, Val::Const(_)));
+}
+
 /// Stack slots both paths agree on (the same frame on both sides).
 pub(super) fn meet_slots(a: &BTreeMap<i64, Val>, b: &BTreeMap<i64, Val>) -> BTreeMap<i64, Val> {
     a.iter()

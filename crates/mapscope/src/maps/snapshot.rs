@@ -96,3 +96,57 @@ pub fn snapshot(
         }
     }
 }
+
+/// Why a snapshot of a process that stood still (a core, a paused process)
+/// may hold a half-made entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MidWrite {
+    /// The header's writing flag: the runtime is inside an assign or delete.
+    #[error("the map was being written: this snapshot may hold a half-made entry")]
+    Flag,
+    /// A thread or preempted goroutine between an assign's return and its
+    /// caller's store into one of this map's elems, which then reads as its
+    /// zero value with nothing in the map's memory to say so.
+    #[error(
+        "a value was being stored into slot {slot} of the {what} at {container:#x} ({} at {:#x} in {}, after {} returned the elem at {:#x}): that entry reads as its zero value",
+        store.by, store.pc, store.function, store.callee, store.elem
+    )]
+    Store {
+        store: crate::disasm::StoreInFlight,
+        /// The bucket or group (`what`), and the slot, whose elem it is.
+        container: u64,
+        slot: u8,
+        what: &'static str,
+    },
+}
+
+/// [`MidWrite`] for `map`, from its header and from where the threads
+/// (`threads`: a core's notes, a paused process's registers) and the
+/// goroutines preempted off them stopped.
+pub fn mid_write(
+    bin: &crate::binary::GoBinary,
+    mem: &dyn crate::memory::Memory,
+    threads: &[crate::memory::ThreadStatus],
+    map: &MapHandle,
+) -> Option<MidWrite> {
+    if map.writing() {
+        return Some(MidWrite::Flag);
+    }
+    let goroutines = crate::roots::find_roots(bin, mem, threads)
+        .map(|r| r.goroutines)
+        .unwrap_or_default();
+    let stores = crate::disasm::stores_in_flight(bin, mem, threads, &goroutines);
+    if stores.is_empty() {
+        return None;
+    }
+    let header_len = usize::try_from(map.header_len()).unwrap_or(usize::MAX);
+    map.entries().take(header_len).filter_map(Result::ok).find_map(|e| {
+        let store = stores.iter().find(|s| s.elem == e.elem_slot || s.elem == e.elem)?;
+        Some(MidWrite::Store {
+            store: store.clone(),
+            container: e.container,
+            slot: e.slot,
+            what: crate::path::container_name(map),
+        })
+    })
+}
