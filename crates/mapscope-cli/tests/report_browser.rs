@@ -278,6 +278,26 @@ fn report_of_fixture_cores_in_chromium() {
                 assert_eq!(row.2, m.owner, "{variant} {}: owner", m.name);
             }
         }
+        // Each drawn map's census row links to its own view (checked while
+        // the census is on the page).
+        for name in named {
+            let m = truth.maps.iter().find(|m| m.name == name).unwrap();
+            let link = eval(
+                &s.tab,
+                &format!(
+                    "(document.querySelector('#census tbody tr[data-address=\"{}\"] a') || {{}}).hash || ''",
+                    m.address
+                ),
+            );
+            let view = eval(
+                &s.tab,
+                &format!(
+                    "'#map-' + (window.mapscopeReport.meta.maps.find(m => m.address === '{}') || {{}}).id",
+                    m.address
+                ),
+            );
+            assert_eq!(link, view, "{variant} {}: the census row's link", m.name);
+        }
         for name in named {
             let m = truth.maps.iter().find(|m| m.name == name).unwrap();
             check_map(&s, variant, m, true);

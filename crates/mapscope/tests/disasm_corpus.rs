@@ -298,7 +298,7 @@ fn every_assign_call_opens_a_store_window() {
             let after = after.unwrap_or_else(|| panic!("{ctx}: the return address is not in a store window"));
             assert_eq!(after.callee, c.callee, "{ctx}");
             assert_eq!(after.function, c.function, "{ctx}");
-            assert_eq!(after.elem, 0xc000_0123_4560, "{ctx}");
+            assert_eq!(after.stage, disasm::Stage::Returned { elem: 0xc000_0123_4560 }, "{ctx}");
             assert_eq!(after.by, disasm::Holder::Thread(7), "{ctx}");
             assert!(
                 disasm::store_in_flight(&bin, &thread(c.address)).is_none(),

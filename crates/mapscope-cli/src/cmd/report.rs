@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{anyhow, Context};
 use clap::Args;
 use mapscope::maps::resolve::NamedMap;
-use serde_json::json;
+use serde_json::{json, Value as Json};
 
 use crate::report;
 use crate::{Common, Target};
@@ -40,14 +40,13 @@ pub fn run(a: &ReportArgs, output: Option<&Path>) -> anyhow::Result<()> {
     };
     let opened = super::target::open(&a.target, core, &a.common)?;
     let bin = &opened.bin;
-    let census = mapscope::census::run(bin, opened.mem.clone(), &opened.threads, None);
-    let (mut census_json, census_maps) = match census {
-        Ok(mut c) => {
-            c.maps.sort_by(|x, y| y.bytes.cmp(&x.bytes).then(x.owner.cmp(&y.owner)));
-            (serde_json::to_value(&c)?, c.maps)
-        }
-        Err(e) => (json!({"error": e.to_string()}), Vec::new()),
-    };
+    // Kept as it is and streamed into the page: as a JSON tree, the census
+    // of a program with 50k maps took 470 MB, and its text 300 MB more.
+    let census = mapscope::census::run(bin, opened.mem.clone(), &opened.threads, None).map(|mut c| {
+        c.maps.sort_by(|x, y| y.bytes.cmp(&x.bytes).then(x.owner.cmp(&y.owner)));
+        c
+    });
+    let census_maps: &[mapscope::census::CensusMap] = census.as_ref().map_or(&[], |c| c.maps.as_slice());
 
     // The maps to draw: those named, then the largest typed ones.
     let mut chosen: Vec<(NamedMap, Option<usize>)> = Vec::new();
@@ -106,16 +105,12 @@ pub fn run(a: &ReportArgs, output: Option<&Path>) -> anyhow::Result<()> {
         }
     }
     drop(opened.pause);
-    // Census rows link to the map views by index.
-    if let Some(rows) = census_json.get_mut("maps").and_then(|m| m.as_array_mut()) {
-        for m in &maps {
-            if let Some(ci) = m.meta["census"].as_u64() {
-                if let Some(row) = rows.get_mut(ci as usize) {
-                    row["view"] = m.meta["id"].clone();
-                }
-            }
-        }
-    }
+    // Census rows link to the map views: [row index, view id] pairs.
+    let views: Vec<Json> = maps
+        .iter()
+        .filter(|m| m.meta["census"].is_u64())
+        .map(|m| json!([m.meta["census"], m.meta["id"]]))
+        .collect();
     let source = match (core, a.target.pid) {
         (Some(c), _) => c.display().to_string(),
         (None, Some(p)) => format!("pid {p}"),
@@ -128,14 +123,20 @@ pub fn run(a: &ReportArgs, output: Option<&Path>) -> anyhow::Result<()> {
         "source": source,
         "go_version": bin.go_version().map(|v| v.raw.clone()),
         "variant": bin.map_variant().variant.map(|v| v.as_str()),
-        "census": census_json,
+        "views": views,
         "layouts": serde_json::to_value(&layouts)?,
         "errors": errors,
     });
+    let Json::Object(meta) = meta else {
+        return Err(anyhow!("the page's metadata is not an object"));
+    };
     let file = std::fs::File::create(output).with_context(|| output.display().to_string())?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     let title = format!("mapscope report — {exe} {source}");
-    report::write_html(&mut out, &title, meta, maps)?;
+    match &census {
+        Ok(c) => report::write_html(&mut out, &title, meta, c, maps)?,
+        Err(e) => report::write_html(&mut out, &title, meta, &json!({"error": e.to_string()}), maps)?,
+    }
     out.flush().with_context(|| output.display().to_string())?;
     eprintln!("wrote {}", output.display());
     Ok(())

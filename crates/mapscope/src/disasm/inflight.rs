@@ -37,12 +37,58 @@ pub struct StoreInFlight {
     pub function: String,
     /// Where the thread stopped.
     pub pc: u64,
-    /// The entry point that returned (`runtime.mapassign_fast64`).
+    /// The entry point that returned, or is returning (`runtime.mapassign_fast64`).
     pub callee: String,
-    /// The result register: the elem slot (or, for an indirect elem, the
-    /// out-of-line elem) the value is about to be stored into.
-    pub elem: u64,
+    pub stage: Stage,
 }
+
+/// How far the assignment got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    /// Back in the caller, before its store. `elem`: the result register,
+    /// the elem slot (or, for an indirect elem, the out-of-line elem) the
+    /// value is about to be stored into.
+    Returned { elem: u64 },
+    /// Still in the entry point, after it cleared the writing flag (its
+    /// epilogue: `m.writing ^= 1; return slotElem`): the key is in and
+    /// counted, the value is not. The map is not known from one register
+    /// here, so `refs` holds the words the thread has at hand: its
+    /// registers and the top of its stack (the entry point's frame and its
+    /// caller's, where the map's header pointer is).
+    Returning { refs: Vec<u64> },
+}
+
+impl StoreInFlight {
+    /// Whether this store is into the map whose header is at `header` and
+    /// whose elems are the slots `elems` yields.
+    pub fn is_into(&self, header: u64, mut elems: impl Iterator<Item = (u64, u64)>) -> bool {
+        match &self.stage {
+            Stage::Returned { elem } => elems.any(|(slot, indirect)| *elem == slot || *elem == indirect),
+            Stage::Returning { refs } => refs.contains(&header),
+        }
+    }
+}
+
+impl std::fmt::Display for StoreInFlight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.stage {
+            Stage::Returned { elem } => write!(
+                f,
+                "{} at {:#x} in {}, after {} returned the elem at {elem:#x}",
+                self.by, self.pc, self.function, self.callee
+            ),
+            Stage::Returning { .. } => write!(
+                f,
+                "{} at {:#x} in {}, returning after it cleared the writing flag",
+                self.by, self.pc, self.function
+            ),
+        }
+    }
+}
+
+/// Words of the stack a thread inside an assign entry point has at hand:
+/// enough for the entry point's frame and its caller's spill slots.
+const RETURNING_STACK_WORDS: u64 = 64;
 
 /// Where a store in flight was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +116,10 @@ pub fn stores_in_flight(
     threads: &[ThreadStatus],
     goroutines: &[Goroutine],
 ) -> Vec<StoreInFlight> {
-    let mut out: Vec<StoreInFlight> = threads.iter().filter_map(|t| store_in_flight(bin, t)).collect();
+    let mut out: Vec<StoreInFlight> = threads
+        .iter()
+        .filter_map(|t| store_in_flight(bin, t).or_else(|| returning(bin, mem, t)))
+        .collect();
     for g in goroutines {
         for pair in g.frames.windows(2) {
             let [inner, outer] = pair else { continue };
@@ -90,7 +139,7 @@ pub fn stores_in_flight(
                     function,
                     pc: outer.pc,
                     callee,
-                    elem,
+                    stage: Stage::Returned { elem },
                 });
             }
         }
@@ -108,7 +157,34 @@ pub fn store_in_flight(bin: &GoBinary, t: &ThreadStatus) -> Option<StoreInFlight
         function,
         pc,
         callee,
-        elem: t.registers.result()?,
+        stage: Stage::Returned {
+            elem: t.registers.result()?,
+        },
+    })
+}
+
+/// `t` inside an assign entry point, after the point where it cleared the
+/// writing flag, with the words it has at hand. Every store the entry point
+/// makes to the map happens with the flag set, and once it is clear only
+/// the return is left, so a thread anywhere in the entry point whose map
+/// shows no flag is in that epilogue. (Async preemption never stops
+/// runtime code, so only threads are found here.)
+fn returning(bin: &GoBinary, mem: &dyn Memory, t: &ThreadStatus) -> Option<StoreInFlight> {
+    let pc = t.registers.pc()?;
+    let f = bin.func_for_pc(pc)?;
+    if !names::is_runtime(&f.name) || names::lookup(&f.name).and_then(|r| r.op) != Some(MapOp::Assign) {
+        return None;
+    }
+    let mut refs = t.registers.words.clone();
+    if let Some(sp) = t.registers.sp() {
+        refs.extend((0..RETURNING_STACK_WORDS).map_while(|i| mem.read_u64(sp.checked_add(8 * i)?).ok()));
+    }
+    Some(StoreInFlight {
+        by: Holder::Thread(t.tid),
+        function: f.name.clone(),
+        pc,
+        callee: f.name,
+        stage: Stage::Returning { refs },
     })
 }
 

@@ -31,7 +31,7 @@ mod regs;
 pub use annotate::{AnnotatedFunction, AnnotatedInstruction, Annotator, CodeBytes, OffsetUse};
 pub use callsites::{call_sites, call_sites_where, CallSite};
 pub use fields::{FieldList, FieldTable};
-pub use inflight::{in_window, store_in_flight, stores_in_flight, Holder, StoreInFlight};
+pub use inflight::{in_window, store_in_flight, stores_in_flight, Holder, Stage, StoreInFlight};
 pub use names::{lookup as map_function, MapFunc, MapOp, MAP_FUNCS, STRING_LOOKUP, STRING_LOOKUP_SWISS};
 
 use crate::binary::{Arch, BinaryError, Func, GoBinary};

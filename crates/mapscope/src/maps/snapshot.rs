@@ -104,20 +104,26 @@ pub enum MidWrite {
     /// The header's writing flag: the runtime is inside an assign or delete.
     #[error("the map was being written: this snapshot may hold a half-made entry")]
     Flag,
-    /// A thread or preempted goroutine between an assign's return and its
-    /// caller's store into one of this map's elems, which then reads as its
-    /// zero value with nothing in the map's memory to say so.
-    #[error(
-        "a value was being stored into slot {slot} of the {what} at {container:#x} ({} at {:#x} in {}, after {} returned the elem at {:#x}): that entry reads as its zero value",
-        store.by, store.pc, store.function, store.callee, store.elem
-    )]
+    /// A thread or preempted goroutine past the point where an assign into
+    /// this map counted the key and cleared the flag, and before its
+    /// caller's store: the elem reads as its zero value (or what a deleted
+    /// entry left there), with nothing in the map's memory to say so.
+    #[error("a value was being stored into {} ({store}): the new entry reads as its zero value", slot_text(*.slot, .what))]
     Store {
         store: crate::disasm::StoreInFlight,
-        /// The bucket or group (`what`), and the slot, whose elem it is.
-        container: u64,
-        slot: u8,
+        /// The bucket or group, and the slot, whose elem it is, where the
+        /// thread's registers say (not while the entry point returns).
+        slot: Option<(u64, u8)>,
+        /// `bucket` or `group`.
         what: &'static str,
     },
+}
+
+fn slot_text(slot: Option<(u64, u8)>, what: &str) -> String {
+    match slot {
+        Some((container, i)) => format!("slot {i} of the {what} at {container:#x}"),
+        None => "this map".into(),
+    }
 }
 
 /// [`MidWrite`] for `map`, from its header and from where the threads
@@ -139,13 +145,25 @@ pub fn mid_write(
     if stores.is_empty() {
         return None;
     }
+    let header = match map {
+        MapHandle::Classic(m) => m.header.addr,
+        MapHandle::Swiss(m) => m.header.addr,
+    };
     let header_len = usize::try_from(map.header_len()).unwrap_or(usize::MAX);
-    map.entries().take(header_len).filter_map(Result::ok).find_map(|e| {
-        let store = stores.iter().find(|s| s.elem == e.elem_slot || s.elem == e.elem)?;
+    let entries = || map.entries().take(header_len).filter_map(Result::ok);
+    stores.into_iter().find_map(|store| {
+        if !store.is_into(header, entries().map(|e| (e.elem_slot, e.elem))) {
+            return None;
+        }
+        let slot = match store.stage {
+            crate::disasm::Stage::Returned { elem } => entries()
+                .find(|e| e.elem_slot == elem || e.elem == elem)
+                .map(|e| (e.container, e.slot)),
+            crate::disasm::Stage::Returning { .. } => None,
+        };
         Some(MidWrite::Store {
-            store: store.clone(),
-            container: e.container,
-            slot: e.slot,
+            store,
+            slot,
             what: crate::path::container_name(map),
         })
     })

@@ -203,7 +203,10 @@
       `${bytes(t.waste_bytes)} waste against maps built fresh; heap in use ${bytes(t.heap_bytes)}. ` +
       `Click a column to sort; owners in blue have a map view.` }));
     const rows = (CENSUS.maps || []).slice();
-    const maxBytes = Math.max(1, ...rows.map((r) => r.bytes));
+    // [census row, map view] pairs: the rows the page draws link to their view.
+    (META.views || []).forEach(([i, v]) => { if (rows[i]) rows[i].view = v; });
+    // Not Math.max(...rows): a spread of 100k+ arguments overflows the stack.
+    const maxBytes = rows.reduce((m, r) => Math.max(m, r.bytes), 1);
     const cols = [
       ["owner", "owner", (r) => r.owner || "?"], ["type", "type", (r) => r.type || "?"],
       ["len", "len", (r) => r.len], ["bytes", "bytes", (r) => r.bytes], ["live", "live_bytes", (r) => r.live_bytes],
@@ -223,13 +226,16 @@
       const get = cols.find((c) => c[1] === sortKey)[2];
       rows.sort((a, b) => { const x = get(a), y = get(b); const c = x < y ? -1 : x > y ? 1 : 0; return asc ? c : -c; });
       ths.forEach((th) => { th.className = th.dataset.key === sortKey ? "sorted" + (asc ? " asc" : "") : ""; });
-      tbody.replaceChildren(...rows.map((r) => el("tr", { "data-address": r.address, "data-len": r.len, "data-owner": r.owner },
+      // A fragment, not a spread: a census has 50k rows and more.
+      const frag = document.createDocumentFragment();
+      rows.forEach((r) => frag.append(el("tr", { "data-address": r.address, "data-len": r.len, "data-owner": r.owner },
         el("td", { class: "owner mono" }, r.view !== undefined ? el("a", { href: "#map-" + r.view, text: r.owner || r.address }) : (r.owner || "?")),
         el("td", { class: "type mono", text: r.type || ("? " + (r.type_candidates || []).join(" | ")) }),
         el("td", { class: "num", text: r.len }),
         el("td", {}, bar("bytes", r.bytes)), el("td", {}, bar("live", r.live_bytes)), el("td", {}, bar("waste", r.waste_bytes)),
         el("td", { class: "num", text: r.load_factor.toFixed(3) }), el("td", { class: "num", text: r.tombstones }),
         el("td", { text: r.root + (r.growing ? " · growing" : "") }), el("td", { class: "mono", text: r.address }))));
+      tbody.replaceChildren(frag);
     }
     fill();
     const foot = el("tfoot", {}, el("tr", {}, el("td", { text: "total" }), el("td", { text: `${t.maps} maps` }),
