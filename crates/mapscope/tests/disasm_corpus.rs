@@ -197,6 +197,12 @@ fn every_runtime_map_function_annotates_without_unknown_offsets() {
         let a = Annotator::new(&bin).unwrap();
         let funcs = disasm::runtime_map_functions(&bin);
         assert!(funcs.len() > 10, "{}: {} map functions", fx.name(), funcs.len());
+        let names: std::collections::HashSet<String> = bin
+            .runtime_types()
+            .unwrap()
+            .iter()
+            .filter_map(|&a| bin.runtime_type(a).ok().map(|t| t.name))
+            .collect();
         let mut labelled = 0;
         for f in &funcs {
             let af = a.annotate(f).unwrap();
@@ -209,6 +215,19 @@ fn every_runtime_map_function_annotates_without_unknown_offsets() {
                 af.unknown_offsets
             );
             labelled += af.instructions.iter().filter(|i| i.field.is_some()).count();
+            // A target names a function or a type the binary declares,
+            // never bytes of the types section read as a name.
+            for i in &af.instructions {
+                let Some(t) = &i.target else { continue };
+                let function = t.split('+').next().and_then(|n| bin.func_by_name(n)).is_some();
+                assert!(
+                    function || names.contains(t),
+                    "{}: {} {:#x}: target {t:?}",
+                    fx.name(),
+                    f.name,
+                    i.address
+                );
+            }
         }
         eprintln!(
             "{}: {} runtime map functions, {labelled} labelled operands",

@@ -302,7 +302,7 @@ impl<'b> Annotator<'b> {
                 bytes: CodeBytes::new(&insn.word.to_le_bytes()),
                 file: line.map(|(f, _)| Arc::clone(f)),
                 line: line.map(|(_, l)| l),
-                target: self.branch_target_arm64(f, insn),
+                target: insn.branch_target().and_then(|t| self.branch_label(f, t)),
                 invalid: bad,
             });
         }
@@ -323,7 +323,7 @@ impl<'b> Annotator<'b> {
                 }
             }
             if slot.target.is_none() {
-                slot.target = self.type_address_arm64(insn, st);
+                slot.target = self.type_address_arm64(insn, &i, st);
             }
         });
         drop(flow);
@@ -344,9 +344,9 @@ impl<'b> Annotator<'b> {
         .finish(f)
     }
 
-    /// arm64: a branch's symbol (`runtime.mapassign`, `main.fill+0x2e0`).
-    fn branch_target_arm64(&self, f: &Func, insn: &Insn) -> Option<String> {
-        let t = insn.branch_target()?;
+    /// A branch target's symbol: `runtime.mapassign` for a function's
+    /// entry, `main.fill+0x2e0` inside one. Both architectures.
+    fn branch_label(&self, f: &Func, t: u64) -> Option<String> {
         if t >= f.entry && t < f.end {
             return Some(format!("{}+{:#x}", f.name, t - f.entry));
         }
@@ -358,9 +358,25 @@ impl<'b> Annotator<'b> {
         })
     }
 
-    /// arm64: the type an `ADD` after `ADRP` addresses, from the state before it.
-    fn type_address_arm64(&self, insn: &Insn, st: &arm64_flow::State) -> Option<String> {
-        let i = insn.ins()?;
+    /// The type whose descriptor starts at `a`. Only a descriptor's own
+    /// start is a type: other addresses in the types section (strings, name
+    /// data) would read as garbage names. Both architectures.
+    fn type_at(&self, a: u64) -> Option<crate::binary::GoType> {
+        let md = self.bin.moduledata().ok()?;
+        let known = self.bin.runtime_types().ok()?.binary_search(&a).is_ok();
+        if a >= md.types && a < md.etypes && known {
+            return self.bin.runtime_type(a).ok();
+        }
+        None
+    }
+
+    /// arm64: the type an `ADD` after `ADRP` addresses, from the state before `i`.
+    fn type_address_arm64(
+        &self,
+        insn: &Insn,
+        i: &yaxpeax_arm::armv8::a64::Instruction,
+        st: &arm64_flow::State,
+    ) -> Option<String> {
         if i.opcode != yaxpeax_arm::armv8::a64::Opcode::ADD {
             return None;
         }
@@ -381,38 +397,18 @@ impl<'b> Annotator<'b> {
         let super::regs::Val::Const(a) = after.get(d) else {
             return None;
         };
-        let md = self.bin.moduledata().ok()?;
-        if a >= md.types && a < md.etypes {
-            return self.bin.runtime_type(a).ok().map(|t| t.name);
-        }
-        None
+        self.type_at(a).map(|t| t.name)
     }
 
     /// `runtime.mapassign` for a call, `main.fill+0x2e0` for a jump, a type
     /// name for `lea rax, [rip+…]` of a type descriptor.
     fn target_of(&self, f: &Func, ins: &Instruction) -> Option<String> {
         if matches!(ins.op0_kind(), OpKind::NearBranch64) {
-            let t = ins.near_branch_target();
-            if t >= f.entry && t < f.end {
-                return Some(format!("{}+{:#x}", f.name, t - f.entry));
-            }
-            let g = self.bin.func_for_pc(t)?;
-            return Some(if g.entry == t {
-                g.name
-            } else {
-                format!("{}+{:#x}", g.name, t - g.entry)
-            });
+            return self.branch_label(f, ins.near_branch_target());
         }
         if ins.is_ip_rel_memory_operand() {
-            let a = ins.ip_rel_memory_address();
-            let md = self.bin.moduledata().ok()?;
-            // Only a descriptor's own start is a type: other addresses in the
-            // types section (strings, name data) would read as garbage names.
-            let known = self.bin.runtime_types().ok()?.binary_search(&a).is_ok();
-            if a >= md.types && a < md.etypes && known {
-                let t = self.bin.runtime_type(a).ok()?;
-                return (t.kind == Kind::Map || ins.mnemonic() == iced_x86::Mnemonic::Lea).then_some(t.name);
-            }
+            let t = self.type_at(ins.ip_rel_memory_address())?;
+            return (t.kind == Kind::Map || ins.mnemonic() == iced_x86::Mnemonic::Lea).then_some(t.name);
         }
         None
     }
