@@ -408,8 +408,10 @@ fn disasm_benches(largest: &Path) {
     }
 }
 
-/// `path` of the 1M-entry bench map only: one present key, one absent.
-fn path_benches() {
+/// The executable and kernel core of the 1M-entry bench run of each
+/// variant that has one (go1.22 classic, go1.26 Swiss).
+fn bench_runs() -> Vec<(&'static str, String, String)> {
+    let mut out = Vec::new();
     for variant in ["go1.22", "go1.26"] {
         let fx = mapscope_fixtures::get(variant).unwrap();
         let Ok(run) = fx.run("bench") else {
@@ -418,8 +420,15 @@ fn path_benches() {
         };
         let exe = fx.binary_path().unwrap();
         let core = run.core_path("kernel").unwrap().unwrap();
-        let (exe, core) = (exe.to_str().unwrap(), core.to_str().unwrap());
-        path_bench(variant, exe, core);
+        out.push((variant, exe.display().to_string(), core.display().to_string()));
+    }
+    out
+}
+
+/// `path` of the 1M-entry bench map only: one present key, one absent.
+fn path_benches() {
+    for (variant, exe, core) in bench_runs() {
+        path_bench(variant, &exe, &core);
     }
 }
 
@@ -484,15 +493,8 @@ fn main() {
         None,
     );
 
-    for variant in ["go1.22", "go1.26"] {
-        let fx = mapscope_fixtures::get(variant).unwrap();
-        let Ok(run) = fx.run("bench") else {
-            println!("{variant}: no bench run in the corpus");
-            continue;
-        };
-        let exe = fx.binary_path().unwrap();
-        let core = run.core_path("kernel").unwrap().unwrap();
-        let (exe, core) = (exe.to_str().unwrap(), core.to_str().unwrap());
+    for (variant, exe, core) in bench_runs() {
+        let (exe, core) = (exe.as_str(), core.as_str());
         // The entry count from mapscope itself (--limit 0), not from the
         // truth: a parent holding the 1M-entry truth would inflate the peak
         // RSS that wait4 reports for its forked children.
